@@ -1,0 +1,54 @@
+# The two commands: `make demo` and `make test`. Every target installs first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kc-installed
+KC_CONFIG ?= examples/northwind/kc.yaml
+
+# The stack calls home unless told not to.
+export DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export SCARF_NO_ANALYTICS := true
+
+.PHONY: install demo test test-slow bench ui lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned, so nothing resolves it to a CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# unstructured's PDF module imports unstructured_inference, whose timm dependency pulls
+	# torchvision (a CUDA build that breaks peft/trl beside the CPU torch): no deps for it.
+	$(BIN)/python -m pip install --quiet --no-deps "unstructured-inference==1.6.*"
+	$(BIN)/python -c "import trl, peft, unstructured.partition.pdf" || { echo "error: the environment is broken (see above)"; exit 1; }
+	@! $(BIN)/python -m pip show torchvision >/dev/null 2>&1 || { echo "error: torchvision is installed and breaks peft/trl beside the CPU torch; remove it"; exit 1; }
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/kc --config $(KC_CONFIG) demo
+
+test: install
+	$(BIN)/python -m pytest
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+ui: install
+	$(BIN)/kc --config $(KC_CONFIG) ui
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf .kc dbt/target dbt/logs

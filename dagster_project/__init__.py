@@ -1,0 +1,1 @@
+"""Dagster wrapping of the Knowledge Compiler libraries: assets, checks, schedules, sensors."""

@@ -1,0 +1,41 @@
+"""Resources shared by every domain: the project settings and the warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from ingestion.warehouse import connect
+from knowledge_compiler.settings import Settings, load_settings
+
+
+class KCSettings(dg.ConfigurableResource):
+    """kc.yaml, loaded and validated when a run starts."""
+
+    config_path: str
+
+    def load(self) -> Settings:
+        return load_settings(self.config_path)
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse. Connections are short-lived: dbt needs the file free."""
+
+    path: str
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect(Path(self.path), read_only=read_only) as con:
+            yield con
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """Bound from the environment at run time (`kc` sets both from kc.yaml)."""
+    return {
+        "kc_settings": KCSettings(config_path=dg.EnvVar("KC_CONFIG")),
+        "warehouse": Warehouse(path=dg.EnvVar("KC_WAREHOUSE")),
+    }

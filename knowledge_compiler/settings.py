@@ -1,0 +1,157 @@
+"""kc.yaml: the one configuration file, validated with pydantic.
+
+Paths in kc.yaml are relative to the file's folder; ``${KC_HOME}`` and ``${KC_CONFIG_DIR}``
+may be used in them. ``$KC_HOME`` (environment) overrides ``home``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from ingestion.config import IngestionConfig, SourceSpec
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Route = Literal["volatile", "static", "excluded"]
+
+
+class ConfigError(ValueError):
+    """kc.yaml is missing or invalid; the message names the file, the key and what is wanted."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSettings(_Strict):
+    name: Identifier = Field(description="unique source name; used as the source id")
+    type: Literal["documents", "git"]
+    path: str | None = Field(None, description="local folder or local git repository")
+    url: str | None = Field(None, description="git URL, cloned under $KC_HOME/repos")
+    ref: str = "HEAD"
+    tenant: Identifier
+    acl_groups: list[Identifier] = Field(min_length=1)
+    include: list[str] = ["**/*"]
+    exclude: list[str] = []
+    route: Route | None = Field(None, description="route every document of this source")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceSettings:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of `path` or `url`")
+        if self.url is not None and self.type != "git":
+            raise ValueError("`url` is only valid with type: git")
+        return self
+
+
+class IngestionSettings(_Strict):
+    chunk_tokens: int = Field(200, ge=16, le=4096)
+    chunk_overlap: int = Field(32, ge=0)
+    max_file_mb: float = Field(20.0, gt=0)
+    parse_timeout_s: float = Field(60.0, gt=0)
+    parse_memory_mb: int = Field(2048, ge=256)
+    redact_emails: bool = True
+    redact_phones: bool = True
+
+    @model_validator(mode="after")
+    def _overlap(self) -> IngestionSettings:
+        if self.chunk_overlap >= self.chunk_tokens // 2:
+            raise ValueError("chunk_overlap must be less than half of chunk_tokens")
+        return self
+
+
+class UserSettings(_Strict):
+    groups: list[Identifier] = Field(min_length=1)
+
+
+class Settings(_Strict):
+    home: str = ".kc"
+    sources: list[SourceSettings] = Field(min_length=1)
+    users: dict[Identifier, UserSettings] = {}
+    ingestion: IngestionSettings = IngestionSettings()
+
+    # Resolved at load time, not read from the file.
+    config_path: Path = Field(Path("kc.yaml"), exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate source names: {', '.join(dupes)}")
+        return self
+
+    # ------------------------------------------------------------------ derived paths
+    @property
+    def kc_home(self) -> Path:
+        return _resolve(os.environ.get("KC_HOME") or self.home, Path.cwd())
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.kc_home / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.kc_home / "dagster_home"
+
+    @property
+    def tenants(self) -> list[str]:
+        return sorted({s.tenant for s in self.sources})
+
+    def source_specs(self) -> list[SourceSpec]:
+        base = self.config_path.parent
+        out = []
+        for s in self.sources:
+            path = _resolve(self._interpolate(s.path), base) if s.path else None
+            out.append(SourceSpec(name=s.name, type=s.type, tenant=s.tenant,
+                                  acl_groups=tuple(s.acl_groups), path=path, url=s.url,
+                                  ref=s.ref, include=tuple(s.include), exclude=tuple(s.exclude),
+                                  route=s.route))
+        return out
+
+    def ingestion_config(self) -> IngestionConfig:
+        return IngestionConfig(**self.ingestion.model_dump())
+
+    def _interpolate(self, value: str) -> str:
+        known = {"KC_HOME": str(self.kc_home), "KC_CONFIG_DIR": str(self.config_path.parent)}
+        return re.sub(r"\$\{(\w+)\}", lambda m: known.get(m.group(1), os.environ.get(
+            m.group(1), m.group(0))), value)
+
+
+def _resolve(value: str, base: Path) -> Path:
+    path = Path(os.path.expanduser(value))
+    return (path if path.is_absolute() else base / path).resolve()
+
+
+def _describe(error: dict) -> str:
+    loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    message = error["msg"]
+    if error["type"] == "string_pattern_mismatch":
+        message = "expected a lower-case identifier (letters, digits, - and _)"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see the README for the keys)"
+    return f"{loc}: {message}"
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate kc.yaml; any problem is one ConfigError naming file and key."""
+    path = Path(path).resolve()
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found (pass --config or create it)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(e) for e in exc.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(lines)) from None
+    return settings.model_copy(update={"config_path": path})
