@@ -116,31 +116,30 @@ def chunk_elements(elements: list[Element], *, chunk_tokens: int, overlap: int,
                    counter: TokenCounter) -> list[Chunk]:
     """Pack elements into chunks of at most ``chunk_tokens`` word pieces (plus overlap)."""
     chunks: list[Chunk] = []
-    body_limit = chunk_tokens - overlap
     for section, body in sections(elements):
-        texts: list[str] = []
-        kinds: list[str] = []
-        used = 0
-        carry = ""
-
-        def flush() -> None:
-            nonlocal texts, kinds, used, carry
-            if not texts:
-                return
-            body_text = "\n".join(texts)
-            text = f"{carry} {body_text}".strip() if carry else body_text
-            chunks.append(Chunk(len(chunks), section, text, counter.count(text),
-                                tuple(dict.fromkeys(kinds))))
-            carry = counter.tail(body_text, overlap)
-            texts, kinds, used = [], [], 0
-
-        for el in body:
-            for piece in _pieces(el.text.strip(), body_limit, counter):
-                n = counter.count(piece)
-                if texts and used + n > body_limit:
-                    flush()
-                texts.append(piece)
-                kinds.append(el.category)
-                used += n
-        flush()
+        for text, kinds in _pack_section(body, chunk_tokens - overlap, overlap, counter):
+            chunks.append(Chunk(len(chunks), section, text, counter.count(text), kinds))
     return chunks
+
+
+def _pack_section(body: list[Element], body_limit: int, overlap: int,
+                  counter: TokenCounter) -> Iterator[tuple[str, tuple[str, ...]]]:
+    texts: list[str] = []
+    kinds: list[str] = []
+    used = 0
+    carry = ""
+    for el in body:
+        for piece in _pieces(el.text.strip(), body_limit, counter):
+            n = counter.count(piece)
+            if texts and used + n > body_limit:
+                body_text = "\n".join(texts)
+                yield (f"{carry} {body_text}".strip() if carry else body_text,
+                       tuple(dict.fromkeys(kinds)))
+                carry = counter.tail(body_text, overlap)
+                texts, kinds, used = [], [], 0
+            texts.append(piece)
+            kinds.append(el.category)
+            used += n
+    if texts:
+        body_text = "\n".join(texts)
+        yield (f"{carry} {body_text}".strip() if carry else body_text, tuple(dict.fromkeys(kinds)))

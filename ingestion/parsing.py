@@ -7,6 +7,7 @@ file that needs parsing, so a re-run over unchanged files never pays its start-u
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import re
 import resource
@@ -81,6 +82,11 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
     import os
 
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+    import logging
+
+    # A damaged PDF is reported once, as an ingest failure, not as parser noise on stderr.
+    for name in ("pypdf", "pdfminer", "unstructured", "pikepdf"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     from ingestion import offline_nlp
 
     offline_nlp.install()
@@ -160,15 +166,15 @@ class ParserWorker:
                 run_selfcheck(self)
                 first = False
         assert self._conn is not None
-        self._conn.send((fmt, payload))
         # The first request also waits for the worker's imports.
         wait = self.timeout_s + (self.start_timeout_s if first else 0)
-        if not self._conn.poll(wait):
-            self._kill()
-            raise errors.ParseTimeout(f"parser did not finish within {self.timeout_s:.0f} s")
         try:
+            self._conn.send((fmt, payload))
+            if not self._conn.poll(wait):
+                self._kill()
+                raise errors.ParseTimeout(f"parser did not finish within {self.timeout_s:.0f} s")
             reply = self._conn.recv()
-        except EOFError as exc:
+        except (EOFError, OSError) as exc:
             code = self._proc.exitcode if self._proc else None
             self._kill()
             raise errors.ParserCrashed(f"parser process died (exit code {code})") from exc
@@ -194,7 +200,7 @@ def code_elements(path: str, text: str) -> list[Element]:
     out = [Element("Title", path, 0)]
     starts = [m.start() for m in _PY_TOP.finditer(text)]
     bounds = [0, *starts, len(text)]
-    for begin, end in zip(bounds, bounds[1:], strict=False):
+    for begin, end in itertools.pairwise(bounds):
         block = text[begin:end]
         if not block.strip():
             continue

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from ingestion.git_reader import GitError
 from ingestion.config import IngestionConfig, SourceSpec
+from ingestion.git_reader import GitError
 from ingestion.parsing import ParserWorker
 from ingestion.pipeline import IngestReport, Progress, ingest_source
 from ingestion.warehouse import connect

@@ -32,7 +32,8 @@ class Redactions:
         self.pii.update(other.pii)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
-        return {"secrets": dict(sorted(self.secrets.items())), "pii": dict(sorted(self.pii.items()))}
+        return {"secrets": dict(sorted(self.secrets.items())),
+                "pii": dict(sorted(self.pii.items()))}
 
 
 def _detect_secrets_patterns() -> list[tuple[str, re.Pattern[str]]]:
@@ -57,7 +58,8 @@ _OWN_PATTERNS: list[tuple[str, str]] = [
     ("private_key", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
                     r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)"),
     ("gcp_service_account", r'"private_key_id"\s*:\s*"[0-9a-f]{20,}"'),
-    ("url_credentials", r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@'\"]+:([^\s@/'\"]{3,})@"),
+    ("url_credentials",
+     r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@'\"]+:(?!\[REDACTED)([^\s@/'\"]{3,})@"),
     ("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{16,}=*"),
     ("aws_secret_key", r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
     # KEY: value / KEY = "value" / KEY=value (.env, YAML, INI, code)

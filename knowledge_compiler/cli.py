@@ -7,7 +7,6 @@ import os
 import sys
 import time
 
-
 from knowledge_compiler.offline import apply_offline_defaults
 from knowledge_compiler.settings import ConfigError
 
