@@ -78,6 +78,49 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_routes(args: argparse.Namespace) -> int:
+    """The routing table: where each document went and why."""
+    from ingestion.warehouse import connect
+    from knowledge_compiler.runtime import prepare
+
+    settings = prepare(args.config)
+    where, params = ["true"], []
+    if args.tenant:
+        where.append("tenant = ?")
+        params.append(args.tenant)
+    if args.route:
+        where.append("route = ?")
+        params.append(args.route)
+    try:
+        with connect(settings.warehouse_path, read_only=True) as con:
+            rows = con.execute(
+                "select tenant, route, source_id, path, reason from marts.document_routes "
+                f"where {' and '.join(where)} order by tenant, route, source_id, path",
+                params).fetchall()
+            budget = con.execute(
+                "select tenant, static_documents, volatile_documents, overflowed_documents, "
+                "excluded_documents, used_fact_bits, capacity_bits, retrieval_cost_usd, "
+                "compile_cost_usd from marts.capacity_budget order by tenant").fetchall()
+    except FileNotFoundError:
+        print(f"no warehouse yet at {settings.warehouse_path}: run `kc run`")
+        return 1
+    except Exception as exc:
+        if "document_routes" not in str(exc):
+            raise
+        print("no routes yet: run `kc run` (the dbt step builds marts.document_routes)")
+        return 1
+    print(f"{'tenant':<12} {'route':<9} {'source':<16} {'path':<48} reason")
+    for tenant, route, source, path, reason in rows:
+        print(f"{tenant:<12} {route:<9} {source:<16} {path[:48]:<48} {reason}")
+    print(f"\n{len(rows)} documents")
+    print(f"\n{'tenant':<12} {'static':>6} {'volatile':>8} {'overflow':>8} {'excluded':>8} "
+          f"{'fact-bits used / capacity':>26} {'retrieval $':>11} {'compile $':>9}")
+    for t, st, vo, ov, ex, used, cap, rc, cc in budget:
+        print(f"{t:<12} {st:>6} {vo:>8} {ov:>8} {ex:>8} {f'{used:,.0f} / {cap:,.0f}':>26} "
+              f"{rc:>11.3f} {cc:>9.3f}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the Northwind sample corpus under $KC_HOME and run the pipeline on it."""
     from knowledge_compiler.runtime import prepare
@@ -94,7 +137,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         bad = make_bad_corpus(corpus / "documents" / "engineering" / "_bad_inputs")
         print(f"kc demo: added {len(bad)} hostile files under documents/engineering/_bad_inputs")
-    return cmd_run(args)
+    status = cmd_run(args)
+    if status != 0:
+        return status
+    args.tenant, args.route = None, None
+    print()
+    return cmd_routes(args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -128,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     demo.set_defaults(func=cmd_demo)
     sub.add_parser("doctor", help="offline parser self-check").set_defaults(func=cmd_doctor)
+    routes = sub.add_parser("routes", help="where each document went (retrieve or compile), why")
+    routes.add_argument("--tenant")
+    routes.add_argument("--route", choices=["volatile", "static", "overflow", "excluded"])
+    routes.set_defaults(func=cmd_routes)
     return parser
 
 

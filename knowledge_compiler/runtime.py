@@ -36,4 +36,7 @@ def prepare(config: str | Path) -> Settings:
     if not yaml_path.exists():
         yaml_path.write_text(_DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
+    from knowledge_compiler.dbt_manifest import ensure_manifest
+
+    ensure_manifest()  # the dbt assets need the manifest when the definitions load
     return settings

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from ingestion.config import IngestionConfig, SourceSpec
+from knowledge_compiler.routing_policy import RouteOverride, RoutingPolicy, SourcePolicy, dbt_vars
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Route = Literal["volatile", "static", "excluded"]
@@ -39,6 +48,8 @@ class SourceSettings(_Strict):
     include: list[str] = ["**/*"]
     exclude: list[str] = []
     route: Route | None = Field(None, description="route every document of this source")
+    min_stable_days: int | None = Field(None, ge=0, description="per-source routing threshold")
+    max_changes_90d: int | None = Field(None, ge=0, description="per-source routing threshold")
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceSettings:
@@ -74,6 +85,8 @@ class Settings(_Strict):
     sources: list[SourceSettings] = Field(min_length=1)
     users: dict[Identifier, UserSettings] = {}
     ingestion: IngestionSettings = IngestionSettings()
+    policy: RoutingPolicy = RoutingPolicy()
+    route_overrides: list[RouteOverride] = []
 
     # Resolved at load time, not read from the file.
     config_path: Path = Field(Path("kc.yaml"), exclude=True)
@@ -116,6 +129,15 @@ class Settings(_Strict):
 
     def ingestion_config(self) -> IngestionConfig:
         return IngestionConfig(**self.ingestion.model_dump())
+
+    def dbt_vars(self, as_of: datetime | None = None) -> dict:
+        """The routing policy as dbt ``--vars`` (DESIGN.md, "Routing policy")."""
+        per_source = [SourcePolicy(source_id=s.name, min_stable_days=s.min_stable_days,
+                                   max_changes_90d=s.max_changes_90d)
+                      for s in self.sources
+                      if s.min_stable_days is not None or s.max_changes_90d is not None]
+        return dbt_vars(self.policy, overrides=self.route_overrides, source_policies=per_source,
+                        as_of=as_of)
 
     def _interpolate(self, value: str) -> str:
         known = {"KC_HOME": str(self.kc_home), "KC_CONFIG_DIR": str(self.config_path.parent)}

@@ -1,0 +1,15 @@
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_project.defs.warehouse.assets import DBT_PROJECT, routing_models
+
+# The dbt installed beside this interpreter, whether or not the venv is on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+defs = dg.Definitions(
+    assets=[routing_models],
+    resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)},
+)
