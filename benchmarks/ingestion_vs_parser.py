@@ -21,7 +21,7 @@ from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
-COPIES = 4  # the sample corpus has 7–15 files per format: repeat them for stabler timings
+COPIES = 4  # the sample corpus has 7-15 files per format: repeat them for stabler timings
 
 
 def _corpus(root: Path) -> Path:
