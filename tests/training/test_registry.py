@@ -1,0 +1,68 @@
+"""MLflow registry: lineage tags on every version, champion alias, per-tenant lineage."""
+
+import mlflow
+import pytest
+
+from training import registry
+from training.mlflow_model import log_adapter
+
+
+@pytest.fixture
+def tracking(tmp_path):
+    store = registry.Tracking.local(tmp_path / "kc")
+    store.activate()
+    yield store
+    mlflow.set_tracking_uri("")
+
+
+def _lineage(tenant: str, docs: tuple[str, ...], method: str = "sft") -> registry.Lineage:
+    return registry.Lineage(corpus_snapshot_hash="c" * 64, qa_dataset_sha256="q" * 64,
+                            dbt_manifest_hash="m" * 64, git_sha="abc123", base_model_id="kc-base",
+                            base_model_hash="b" * 64, training_method=method, tenant=tenant,
+                            source_document_ids=docs)
+
+
+def _log_fake_adapter(tmp_path, tenant: str) -> str:
+    adapter = tmp_path / f"adapter-{tenant}"
+    adapter.mkdir(exist_ok=True)
+    (adapter / "adapter_config.json").write_text('{"r": 16}')
+    with mlflow.start_run() as run:
+        log_adapter(adapter, base_model=str(tmp_path / "base"))
+    return run.info.run_id
+
+
+def test_versions_carry_lineage_and_first_is_champion(tracking, tmp_path):
+    name = registry.registered_name("finance")
+    first = registry.register_version(_log_fake_adapter(tmp_path, "finance"), "adapter", name,
+                                      _lineage("finance", ("d2", "d1")))
+    tags = registry.version_tags(name, first.version)
+    assert registry.missing_lineage(tags) == []
+    assert tags["source_documents_count"] == "2"
+    assert tags["source_documents_sha256"] == registry.sha256_text("d1\nd2")
+    assert registry.champion_version(name) == first.version
+
+    second = registry.register_version(_log_fake_adapter(tmp_path, "finance"), "adapter", name,
+                                       _lineage("finance", ("d1",), method="grpo"))
+    assert registry.champion_version(name) == first.version  # waits for the gate
+    registry.promote(name, second.version, reason="heldout 0.81 >= 0.78")
+    assert registry.champion_version(name) == second.version
+    assert registry.version_tags(name, second.version)["promotion_reason"].startswith("heldout")
+
+
+def test_each_tenant_lineage_lists_only_its_documents(tracking, tmp_path):
+    for tenant, docs in (("engineering", ("e1", "e2")), ("finance", ("f1",))):
+        registry.register_version(_log_fake_adapter(tmp_path, tenant), "adapter",
+                                  registry.registered_name(tenant), _lineage(tenant, docs))
+    assert registry.lineage_document_ids("kc-engineering", "1") == ["e1", "e2"]
+    assert registry.lineage_document_ids("kc-finance", "1") == ["f1"]
+
+
+def test_hash_helpers(tmp_path):
+    (tmp_path / "a").write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b").write_text("y")
+    first = registry.dir_sha256(tmp_path)
+    assert first == registry.dir_sha256(tmp_path)
+    (tmp_path / "sub" / "b").write_text("z")
+    assert registry.dir_sha256(tmp_path) != first
+    assert len(registry.project_git_sha()) >= 7
