@@ -34,8 +34,16 @@ class Warehouse(dg.ConfigurableResource):
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """Bound from the environment at run time (`kc` sets both from kc.yaml)."""
+    """Bound from the environment at run time (`kc` sets these from kc.yaml)."""
+    from dagster_project.defs.index.resources import EmbedderResource
+    from dagster_project.defs.training.resources import QAGenerator
+
+    settings = KCSettings(config_path=dg.EnvVar("KC_CONFIG"))
     return {
-        "kc_settings": KCSettings(config_path=dg.EnvVar("KC_CONFIG")),
+        "kc_settings": settings,
         "warehouse": Warehouse(path=dg.EnvVar("KC_WAREHOUSE")),
+        # KC_EMBEDDER=hashing swaps in the small deterministic embedder (tests); `kc` sets
+        # sentence-transformers: the model of kc.yaml's `retrieval` section.
+        "embedder": EmbedderResource(kc_settings=settings, kind=dg.EnvVar("KC_EMBEDDER")),
+        "qa_generator": QAGenerator(kc_settings=settings),
     }

@@ -17,29 +17,50 @@ def _default_config() -> str:
     return os.environ.get("KC_CONFIG", "kc.yaml")
 
 
+REFRESH_GROUPS = ("ingestion", "warehouse", "index")
+COMPILE_GROUPS = ("training", "evaluation")
+
+
+def _materialize(defs, selection, instance, log_level: str, partition_key: str | None = None):
+    import dagster as dg
+
+    return dg.materialize(
+        [*defs.assets, *(defs.asset_checks or [])], selection=selection, instance=instance,
+        resources=defs.resources, partition_key=partition_key, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Materialize every asset through Dagster, in-process."""
+    """Refresh (ingest → dbt → index), then compile each tenant, through Dagster in-process."""
     from knowledge_compiler.runtime import prepare
 
     settings = prepare(args.config)
     import dagster as dg
 
+    from dagster_project.defs.training.partitions import sync_tenant_partitions
     from dagster_project.definitions import defs
 
-    print(f"kc run: {len(settings.sources)} sources, warehouse {settings.warehouse_path}")
+    print(f"kc run: {len(settings.sources)} sources, {len(settings.tenants)} tenants, "
+          f"warehouse {settings.warehouse_path}")
     started = time.perf_counter()
-    job = defs.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}})
-    elapsed = time.perf_counter() - started
-    if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        print(f"kc run: FAILED in {elapsed:.1f} s (steps: {', '.join(failed) or 'unknown'}); "
-              f"see `kc status` and the Dagster UI (`kc ui`)", file=sys.stderr)
-        return 1
-    print(f"kc run: done in {elapsed:.1f} s (run {result.run_id})")
+        stages = [("refresh", dg.AssetSelection.groups(*REFRESH_GROUPS), None)]
+        if not getattr(args, "refresh_only", False):
+            sync_tenant_partitions(instance, settings.tenants)
+            stages += [(f"compile {tenant}", dg.AssetSelection.groups(*COMPILE_GROUPS), tenant)
+                       for tenant in settings.tenants]
+        for name, selection, partition in stages:
+            stage_started = time.perf_counter()
+            result = _materialize(defs, selection, instance, args.log_level, partition)
+            if not result.success:
+                failed = [e.step_key for e in result.all_events if e.is_step_failure]
+                print(f"kc run: {name} FAILED after {time.perf_counter() - started:.1f} s "
+                      f"(steps: {', '.join(failed) or 'unknown'}); see `kc status` and the "
+                      "Dagster UI (`kc ui`)", file=sys.stderr)
+                return 1
+            print(f"kc run: {name} done in {time.perf_counter() - stage_started:.1f} s "
+                  f"(run {result.run_id})")
+    print(f"kc run: done in {time.perf_counter() - started:.1f} s")
     return cmd_status(args)
 
 
@@ -121,6 +142,42 @@ def cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Hits for a query that the user may read, with source, route and score."""
+    from knowledge_compiler.runtime import prepare
+
+    settings = prepare(args.config)
+    from retrieval.access import Principal
+    from retrieval.embedder import HashingEmbedder, SentenceTransformerEmbedder
+    from retrieval.index import ChunkIndex
+    from retrieval.search import search
+
+    principal = Principal(user=args.user, groups=frozenset(settings.user_groups(args.user)),
+                          tenants=frozenset(settings.user_tenants(args.user)))
+    if os.environ.get("KC_EMBEDDER") == "hashing":
+        embedder = HashingEmbedder(dim=64)
+    else:
+        path = settings.embedder_path()
+        embedder = SentenceTransformerEmbedder(model_path=path,
+                                               threads=settings.retrieval.embed_threads)
+    if not (settings.index_path / "chunks.lance").exists():
+        print(f"no index yet at {settings.index_path}: run `kc run`")
+        return 1
+    index = ChunkIndex(settings.index_path, embedder)
+    started = time.perf_counter()
+    mode = args.mode or settings.retrieval.mode
+    hits = search(index, args.query, principal, k=args.k or settings.retrieval.top_k, mode=mode,
+                  routes={args.route} if args.route else None)
+    elapsed = time.perf_counter() - started
+    print(f"{len(hits)} hits for {args.user} (groups {', '.join(sorted(principal.groups))}; "
+          f"{mode}, {elapsed * 1000:.0f} ms)")
+    for rank, hit in enumerate(hits, 1):
+        text = " ".join(hit.text.split())
+        print(f"\n{rank}. [{hit.score:.3f}] {hit.source_id}:{hit.path}  ({hit.route}, "
+              f"{hit.tenant})\n   {hit.section or ''}\n   {text[:240]}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the Northwind sample corpus under $KC_HOME and run the pipeline on it."""
     from knowledge_compiler.runtime import prepare
@@ -168,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="ingest and build everything defined, through Dagster")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    run.add_argument("--refresh-only", action="store_true",
+                     help="ingest, route and index only; skip the per-tenant compile")
     run.set_defaults(func=cmd_run)
     sub.add_parser("status", help="row counts and ingest failures").set_defaults(func=cmd_status)
     demo = sub.add_parser("demo", help="build the sample corpus and run the pipeline on it")
@@ -180,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     routes.add_argument("--tenant")
     routes.add_argument("--route", choices=["volatile", "static", "overflow", "excluded"])
     routes.set_defaults(func=cmd_routes)
+    find = sub.add_parser("search", help="search the index as a user (ACL-filtered)")
+    find.add_argument("query")
+    find.add_argument("--user", required=True, help="a user declared in kc.yaml `users`")
+    find.add_argument("--mode", choices=["vector", "fts", "hybrid"])
+    find.add_argument("--route", choices=["volatile", "static", "overflow"])
+    find.add_argument("-k", type=int)
+    find.set_defaults(func=cmd_search)
     return parser
 
 

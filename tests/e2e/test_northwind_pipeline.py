@@ -34,6 +34,7 @@ def _run(config: Path, home: Path, monkeypatch) -> dg.ExecuteInProcessResult:
     monkeypatch.setenv("KC_HOME", str(home))
     monkeypatch.setenv("KC_CONFIG", str(config))
     monkeypatch.setenv("KC_WAREHOUSE", str(home / "warehouse.duckdb"))
+    monkeypatch.setenv("KC_EMBEDDER", "sentence-transformers")
     ensure_manifest()
     from dagster_project.definitions import defs
 
