@@ -37,8 +37,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = prepare(args.config)
     import dagster as dg
 
-    from dagster_project.defs.training.partitions import sync_tenant_partitions
     from dagster_project.definitions import defs
+    from dagster_project.defs.training.partitions import sync_tenant_partitions
 
     print(f"kc run: {len(settings.sources)} sources, {len(settings.tenants)} tenants, "
           f"warehouse {settings.warehouse_path}")

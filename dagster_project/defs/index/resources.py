@@ -6,7 +6,6 @@ from functools import cache
 import dagster as dg
 
 from dagster_project.resources import KCSettings
-
 from retrieval.embedder import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 
 
