@@ -17,19 +17,6 @@ def _default_config() -> str:
     return os.environ.get("KC_CONFIG", "kc.yaml")
 
 
-REFRESH_GROUPS = ("ingestion", "warehouse", "index")
-COMPILE_GROUPS = ("training", "evaluation")
-
-
-def _materialize(defs, selection, instance, log_level: str, partition_key: str | None = None):
-    import dagster as dg
-
-    return dg.materialize(
-        [*defs.assets, *(defs.asset_checks or [])], selection=selection, instance=instance,
-        resources=defs.resources, partition_key=partition_key, raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Refresh (ingest → dbt → index), then compile each tenant, through Dagster in-process."""
     from knowledge_compiler.runtime import prepare
@@ -38,28 +25,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from dagster_project.definitions import defs
-    from dagster_project.defs.training.partitions import sync_tenant_partitions
+    from knowledge_compiler.pipeline import StageResult, run_stages
 
     print(f"kc run: {len(settings.sources)} sources, {len(settings.tenants)} tenants, "
           f"warehouse {settings.warehouse_path}")
     started = time.perf_counter()
+
+    def report(stage: StageResult) -> None:
+        if stage.success:
+            print(f"kc run: {stage.name} done in {stage.seconds:.1f} s (run {stage.run_id})")
+        else:
+            print(f"kc run: {stage.name} FAILED after {stage.seconds:.1f} s (steps: "
+                  f"{', '.join(stage.failed_steps) or 'unknown'}); see `kc status` and the "
+                  "Dagster UI (`kc ui`)", file=sys.stderr)
+
     with dg.DagsterInstance.get() as instance:
-        stages = [("refresh", dg.AssetSelection.groups(*REFRESH_GROUPS), None)]
-        if not getattr(args, "refresh_only", False):
-            sync_tenant_partitions(instance, settings.tenants)
-            stages += [(f"compile {tenant}", dg.AssetSelection.groups(*COMPILE_GROUPS), tenant)
-                       for tenant in settings.tenants]
-        for name, selection, partition in stages:
-            stage_started = time.perf_counter()
-            result = _materialize(defs, selection, instance, args.log_level, partition)
-            if not result.success:
-                failed = [e.step_key for e in result.all_events if e.is_step_failure]
-                print(f"kc run: {name} FAILED after {time.perf_counter() - started:.1f} s "
-                      f"(steps: {', '.join(failed) or 'unknown'}); see `kc status` and the "
-                      "Dagster UI (`kc ui`)", file=sys.stderr)
-                return 1
-            print(f"kc run: {name} done in {time.perf_counter() - stage_started:.1f} s "
-                  f"(run {result.run_id})")
+        stages = run_stages(defs, instance, settings.tenants, log_level=args.log_level,
+                            compile_tenants=not getattr(args, "refresh_only", False),
+                            on_stage=report)
+    if not all(s.success for s in stages):
+        return 1
     print(f"kc run: done in {time.perf_counter() - started:.1f} s")
     return cmd_status(args)
 

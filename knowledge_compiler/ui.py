@@ -161,14 +161,22 @@ def stop_ui(processes: UiProcesses | list[Server], grace_s: float = 20.0,
 def run_ui_forever(config: str | Path, dagster_port: int = 3000, mlflow_port: int = 5000,
                    host: str = "127.0.0.1", out: TextIO = sys.stdout) -> int:
     """`kc ui`: start both servers, print their addresses, stop both on Ctrl-C or SIGTERM.
-    Returns 1 when a server exits on its own (its log is named), else 0."""
+    Returns 0 after Ctrl-C or SIGTERM; 1 when a server does not start or exits on its own (the
+    message names its log); 130 when interrupted while starting."""
     from knowledge_compiler.runtime import prepare
 
     settings = prepare(config)
     out.write(f"kc ui: starting Dagster and MLflow (logs in {settings.kc_home / 'logs'}) ...\n")
     out.flush()
     started = time.monotonic()
-    processes = start_ui(settings, dagster_port, mlflow_port, host)
+    try:
+        processes = start_ui(settings, dagster_port, mlflow_port, host)
+    except UiError as exc:
+        out.write(f"kc ui: {exc}\n")
+        return 1
+    except KeyboardInterrupt:  # start_ui stopped whatever it had started
+        out.write("kc ui: interrupted while starting; stopped\n")
+        return 130
     out.write(f"kc ui: ready in {time.monotonic() - started:.0f} s\n"
               f"  Dagster  {processes.dagster.url}\n  MLflow   {processes.mlflow.url}\n"
               "Ctrl-C stops both.\n")
@@ -247,9 +255,12 @@ def _wait_locations_loaded(dagster: Server, deadline: float) -> list[str]:
         request = urllib.request.Request(
             dagster.url + "/graphql", data=json.dumps({"query": _LOCATIONS_QUERY}).encode(),
             headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            workspace = json.load(response)["data"]["workspaceOrError"]
-        entries = workspace.get("locationEntries")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                workspace = (json.load(response).get("data") or {}).get("workspaceOrError")
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+            workspace = None  # still starting: ask again
+        entries = (workspace or {}).get("locationEntries")
         if entries and all(e["loadStatus"] == "LOADED" for e in entries):
             return [f"{e['name']}: {e['locationOrLoadError']['message'].strip()}"
                     for e in entries

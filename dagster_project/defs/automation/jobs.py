@@ -5,7 +5,9 @@ often. ``compile_knowledge`` trains and evaluates: expensive, run weekly or by h
 only the ``training`` and ``evaluation`` groups, not their upstream: it compiles from the
 warehouse and index the last ``refresh_index`` left (the schedules put a refresh an hour before
 it), so a compile never re-ingests and never holds the warehouse for writing longer than it must.
-Run both groups together from the UI when a compile must see changes made a minute ago.
+Launch ``refresh_index`` first when a compile must see changes made a minute ago.
+The training assets are partitioned by tenant, so a compile run is one tenant's; the weekly
+schedule requests one per tenant.
 """
 
 import dagster as dg

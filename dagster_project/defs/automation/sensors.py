@@ -14,6 +14,7 @@ from dagster_project.defs.automation.fingerprints import (
     source_fingerprint,
 )
 from dagster_project.defs.automation.jobs import refresh_index
+from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.resources import KCSettings, Warehouse
 
 SOURCE_POLL_SECONDS = 120  # a walk over a large folder takes seconds: do not run it every 30
@@ -33,7 +34,8 @@ class SourceWatch(dg.ConfigurableResource):
 def source_change_sensor(context: dg.SensorEvaluationContext, kc_settings: KCSettings,
                          source_watch: SourceWatch):
     """Refresh the index when a source in kc.yaml changed (git commit, file added, edited or
-    removed). The first evaluation records a baseline and requests nothing."""
+    removed). The first evaluation records a baseline and requests nothing. New tenants in
+    kc.yaml get their training partition."""
     settings = kc_settings.load()
     cfg = settings.ingestion_config()
     current = [source_fingerprint(spec, cfg, remote_git=source_watch.remote_git,
@@ -45,18 +47,29 @@ def source_change_sensor(context: dg.SensorEvaluationContext, kc_settings: KCSet
             context.log.warning(f"source {fp.source}: {fp.note}")
     previous = json.loads(context.cursor) if context.cursor else None
     cursor, changed = changed_sources(previous or {}, current)
-    context.update_cursor(json.dumps(cursor, sort_keys=True))
+    result = {"cursor": json.dumps(cursor, sort_keys=True),
+              "dynamic_partitions_requests": _new_tenant_partitions(context, settings.tenants)}
     if previous is None:
-        return dg.SkipReason(f"recorded a baseline for {len(cursor)} of {len(current)} "
-                             "sources; changes from now on trigger refresh_index")
+        return dg.SensorResult(skip_reason=f"recorded a baseline for {len(cursor)} of "
+                               f"{len(current)} sources; changes from now on trigger "
+                               "refresh_index", **result)
     if not changed:
-        return dg.SkipReason(f"no change in {len(cursor)} sources")
+        return dg.SensorResult(skip_reason=f"no change in {len(cursor)} sources", **result)
     context.log.info(f"sources changed: {', '.join(changed)}")
     listed = ",".join(changed)
     if len(listed) > MAX_TAG_CHARS:
         listed = listed[:MAX_TAG_CHARS - 12].rsplit(",", 1)[0] + ",(and more)"
-    return dg.RunRequest(run_key=fingerprints_key(cursor),
-                         tags={"kc/trigger": "source_change", "kc/changed_sources": listed})
+    request = dg.RunRequest(run_key=fingerprints_key(cursor),
+                            tags={"kc/trigger": "source_change", "kc/changed_sources": listed})
+    return dg.SensorResult(run_requests=[request], **result)
+
+
+def _new_tenant_partitions(context: dg.SensorEvaluationContext,
+                           tenants: list[str]) -> list[dg.AddDynamicPartitionsRequest]:
+    """Tenants added to kc.yaml get their training partition now, before the next compile."""
+    existing = set(context.instance.get_dynamic_partitions(TENANTS.name))
+    new = [t for t in tenants if t not in existing]
+    return [TENANTS.build_add_request(new)] if new else []
 
 
 def failure_for_run(instance: dg.DagsterInstance, run_id: str) -> RunFailure:
