@@ -37,7 +37,8 @@ def _refresh(settings, index) -> dict:
     timings["ingest_s"] = time.perf_counter() - started
     step = time.perf_counter()
     result = dbtRunner().invoke(["build", "--project-dir", str(DBT_DIR), "--profiles-dir",
-                                 str(DBT_DIR), "--quiet", "--vars", json.dumps(settings.dbt_vars())])
+                                 str(DBT_DIR), "--quiet",
+                                 "--vars", json.dumps(settings.dbt_vars())])
     assert result.success, result.exception
     timings["dbt_s"] = time.perf_counter() - step
     step = time.perf_counter()

@@ -1,4 +1,8 @@
-"""The one Dagster entry point: merges each domain's Definitions (workspace.yaml loads it)."""
+"""The one Dagster entry point: merges each domain's Definitions (workspace.yaml loads it).
+
+Domain modules are imported as modules, not their `defs` objects: Dagster refuses a module
+that holds more than one Definitions object at module scope.
+"""
 
 from knowledge_compiler.offline import apply_offline_defaults
 
@@ -6,16 +10,18 @@ apply_offline_defaults()  # before the stack's imports: several libraries call h
 
 import dagster as dg  # noqa: E402
 
-from dagster_project.defs.index.definitions import defs as index_defs  # noqa: E402
-from dagster_project.defs.ingestion.definitions import defs as ingestion_defs  # noqa: E402
-from dagster_project.defs.training.definitions import defs as training_defs  # noqa: E402
-from dagster_project.defs.warehouse.definitions import defs as warehouse_defs  # noqa: E402
-from dagster_project.resources import default_resources  # noqa: E402
+from dagster_project import resources  # noqa: E402
+from dagster_project.defs.automation import definitions as automation  # noqa: E402
+from dagster_project.defs.index import definitions as index  # noqa: E402
+from dagster_project.defs.ingestion import definitions as ingestion  # noqa: E402
+from dagster_project.defs.training import definitions as training  # noqa: E402
+from dagster_project.defs.warehouse import definitions as warehouse  # noqa: E402
 
 defs = dg.Definitions.merge(
-    ingestion_defs,
-    warehouse_defs,
-    index_defs,
-    training_defs,
-    dg.Definitions(resources=default_resources()),
+    ingestion.defs,
+    warehouse.defs,
+    index.defs,
+    training.defs,
+    automation.defs,
+    dg.Definitions(resources=resources.default_resources()),
 )

@@ -43,8 +43,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         stages = run_stages(defs, instance, settings.tenants, log_level=args.log_level,
                             compile_tenants=not getattr(args, "refresh_only", False),
                             on_stage=report)
-    if not all(s.success for s in stages):
-        return 1
+        failed = [s for s in stages if not s.success]
+        if failed:
+            # In-process runs bypass the run-failure sensor: record them where `kc status` looks.
+            from dagster_project.defs.automation.failures import record_failure
+            from dagster_project.defs.automation.sensors import failure_for_run
+
+            record_failure(failure_for_run(instance, failed[0].run_id), settings.kc_home)
+            return 1
     print(f"kc run: done in {time.perf_counter() - started:.1f} s")
     return cmd_status(args)
 
@@ -81,6 +87,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {source}: {path!r}: {cls}: {reason}")
     else:
         print("\ningest failures: none")
+    from dagster_project.defs.automation.failures import recent_failures
+
+    runs = recent_failures(settings.kc_home, limit=5)
+    if runs:
+        print(f"\nrecent failed runs ({len(runs)}):")
+        for run in runs:
+            print(f"  {run['failed_at']} {run['job_name']} {run['run_id'][:8]}: "
+                  f"{', '.join(run['step_keys'] or [])}: {(run['message'] or '')[:160]}")
     return 0
 
 
@@ -203,6 +217,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """The Dagster UI and the MLflow UI on localhost, stopped together by Ctrl-C."""
+    from knowledge_compiler.ui import run_ui_forever
+
+    return run_ui_forever(args.config, dagster_port=args.dagster_port,
+                          mlflow_port=args.mlflow_port, host="127.0.0.1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kc", description=__doc__)
     parser.add_argument("--config", default=_default_config(),
@@ -231,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--route", choices=["volatile", "static", "overflow"])
     find.add_argument("-k", type=int)
     find.set_defaults(func=cmd_search)
+    ui = sub.add_parser("ui", help="start the Dagster and MLflow UIs on localhost")
+    ui.add_argument("--dagster-port", type=int, default=3000)
+    ui.add_argument("--mlflow-port", type=int, default=5000)
+    ui.set_defaults(func=cmd_ui)
     return parser
 
 

@@ -35,7 +35,9 @@ def prepare(config: str | Path) -> Settings:
     dagster_home.mkdir(parents=True, exist_ok=True)
     yaml_path = dagster_home / "dagster.yaml"
     if not yaml_path.exists():
-        yaml_path.write_text(_DAGSTER_YAML)
+        from dagster_project.defs.automation.jobs import WAREHOUSE_CONCURRENCY_YAML
+
+        yaml_path.write_text(_DAGSTER_YAML + WAREHOUSE_CONCURRENCY_YAML)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     from knowledge_compiler.dbt_manifest import ensure_manifest
 

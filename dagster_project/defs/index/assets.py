@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from dagster_project.defs.automation.freshness import RAG_INDEX_FRESHNESS
 from dagster_project.defs.index.resources import EmbedderResource
 from dagster_project.resources import KCSettings, Warehouse
 from retrieval.index import ChunkIndex
@@ -9,7 +10,8 @@ from retrieval.schema import read_chunks_for_index
 
 
 @dg.asset(key="rag_index", group_name="index", kinds={"lancedb"},
-          deps=[dg.AssetKey(["marts", "chunks_for_index"])])
+          deps=[dg.AssetKey(["marts", "chunks_for_index"])],
+          freshness_policy=RAG_INDEX_FRESHNESS)
 def rag_index(kc_settings: KCSettings, warehouse: Warehouse,
               embedder: EmbedderResource) -> dg.MaterializeResult:
     """Embed new or changed chunks of marts.chunks_for_index into LanceDB; delete vanished ones."""

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.defs.automation.retries import NETWORK_RETRY
 from dagster_project.resources import KCSettings, Warehouse
 from ingestion.runner import ingest_all
 from ingestion.warehouse import RAW_TABLES, table_counts
@@ -26,8 +27,9 @@ def _progress(log: dg.DagsterLogManager):
     return for_source
 
 
+# Git URL sources are fetched over the network: retried with backoff.
 @dg.multi_asset(specs=RAW_SPECS, can_subset=False, name="ingest_sources",
-                retry_policy=dg.RetryPolicy(max_retries=1, delay=10))
+                retry_policy=NETWORK_RETRY)
 def ingest_sources(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                    warehouse: Warehouse):
     """Ingest documents folders and git repositories from kc.yaml into DuckDB raw.*."""

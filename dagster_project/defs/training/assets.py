@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.defs.automation.retries import NETWORK_RETRY
 from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.defs.training.resources import QAGenerator
 from dagster_project.resources import KCSettings, Warehouse
@@ -11,6 +12,7 @@ from training.synthesis import check_drop_rate, synthesize_tenant
 
 
 @dg.asset(partitions_def=TENANTS, group_name="training", kinds={"duckdb", "parquet"},
+          retry_policy=NETWORK_RETRY,  # a configured teacher LLM is reached over HTTP
           deps=[dg.AssetKey(["marts", "chunks_for_training"]),
                 dg.AssetKey(["marts", "chunks_for_index"])],
           check_specs=[dg.AssetCheckSpec("drop_rate_under_threshold", asset="qa_dataset",
