@@ -1,0 +1,1 @@
+"""Evaluation: the answering arms, question sets, metrics, runner, promotion gate and report."""
