@@ -12,6 +12,7 @@ import dagster as dg  # noqa: E402
 
 from dagster_project import resources  # noqa: E402
 from dagster_project.defs.automation import definitions as automation  # noqa: E402
+from dagster_project.defs.evaluation import definitions as evaluation  # noqa: E402
 from dagster_project.defs.index import definitions as index  # noqa: E402
 from dagster_project.defs.ingestion import definitions as ingestion  # noqa: E402
 from dagster_project.defs.training import definitions as training  # noqa: E402
@@ -22,6 +23,7 @@ defs = dg.Definitions.merge(
     warehouse.defs,
     index.defs,
     training.defs,
+    evaluation.defs,
     automation.defs,
     dg.Definitions(resources=resources.default_resources()),
 )

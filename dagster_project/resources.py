@@ -36,6 +36,7 @@ class Warehouse(dg.ConfigurableResource):
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Bound from the environment at run time (`kc` sets these from kc.yaml)."""
     from dagster_project.defs.index.resources import EmbedderResource
+    from dagster_project.defs.training.mlflow_resource import MLflowTracking
     from dagster_project.defs.training.resources import QAGenerator
 
     settings = KCSettings(config_path=dg.EnvVar("KC_CONFIG"))
@@ -46,4 +47,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         # sentence-transformers: the model of kc.yaml's `retrieval` section.
         "embedder": EmbedderResource(kc_settings=settings, kind=dg.EnvVar("KC_EMBEDDER")),
         "qa_generator": QAGenerator(kc_settings=settings),
+        "mlflow_tracking": MLflowTracking(kc_settings=settings),
     }

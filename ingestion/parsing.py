@@ -75,10 +75,12 @@ def _partition(fmt: str, payload: str | bytes) -> list[tuple[str, str, int]]:
     return out
 
 
+def _address_space_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
 def _worker_main(conn: Connection, memory_mb: int) -> None:
-    # An address-space cap turns a decompression bomb into a MemoryError we can report.
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import os
 
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
@@ -90,6 +92,17 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
     from ingestion import offline_nlp
 
     offline_nlp.install()
+    # Import every parser before capping memory: imports map large address ranges.
+    import unstructured.partition.docx
+    import unstructured.partition.html
+    import unstructured.partition.md
+    import unstructured.partition.pdf
+    import unstructured.partition.text  # noqa: F401
+
+    # An address-space cap above what is mapped now turns a decompression bomb into a
+    # MemoryError we can report, instead of the machine swapping or the OOM killer.
+    limit = _address_space_bytes() + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
             request = conn.recv()

@@ -177,6 +177,103 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer with the champion adapter of the user's tenant and their permitted chunks."""
+    from knowledge_compiler.runtime import prepare
+
+    settings = prepare(args.config)
+    from dagster_project.defs.evaluation.assets import tenant_principal
+    from evaluation.arms import AnsweringModel, ArmSettings, answer_question
+    from retrieval.access import Principal
+    from retrieval.embedder import HashingEmbedder, SentenceTransformerEmbedder
+    from retrieval.index import ChunkIndex
+    from training import registry
+    from training.loading import load_registered
+
+    tenants = settings.user_tenants(args.user)
+    tenant = args.tenant or (tenants[0] if len(tenants) == 1 else None)
+    if tenant is None or tenant not in tenants:
+        print(f"kc ask: user {args.user} may read tenants {tenants}; pick one with --tenant",
+              file=sys.stderr)
+        return 2
+    principal = Principal(user=args.user, groups=frozenset(settings.user_groups(args.user)),
+                          tenants=frozenset({tenant}))
+    del tenant_principal
+    embedder = (HashingEmbedder(dim=64) if os.environ.get("KC_EMBEDDER") == "hashing"
+                else SentenceTransformerEmbedder(model_path=settings.embedder_path(),
+                                                 threads=settings.retrieval.embed_threads))
+    index = ChunkIndex(settings.index_path, embedder)
+    registry.Tracking.local(settings.kc_home).activate()
+    name = registry.registered_name(tenant)
+    if args.arm in ("compiled", "hybrid"):
+        if registry.champion_version(name) is None:
+            print(f"kc ask: no champion model for tenant {tenant} yet: run `kc run`",
+                  file=sys.stderr)
+            return 1
+        model, tok = load_registered(f"models:/{name}@{registry.CHAMPION}")
+        bundle = AnsweringModel(model=model, tokenizer=tok, window=_window(model), name=name)
+    else:
+        from dagster_project.defs.training.model_assets import adapter_dirs
+
+        base, _, _ = adapter_dirs(settings, tenant)
+        bundle = AnsweringModel.load(base, name="base")
+    reply = answer_question(args.question, args.arm, bundle, index=index, principal=principal,
+                            settings=ArmSettings(k=settings.evaluation.k))
+    print(f"answer: {reply.text}")
+    print(f"arm: {reply.arm} (model {bundle.name}; reader {reply.reader}); "
+          f"{reply.prompt_tokens} prompt tokens; {reply.latency_s * 1000:.0f} ms")
+    for c in reply.citations:
+        print(f"  cited: {c['source_id']}:{c['path']} ({c['route']})  {c.get('section') or ''}")
+    if not reply.citations and args.arm in ("hybrid", "rag", "full_context"):
+        print("  (no context added: answered from the weights)")
+    return 0
+
+
+def _window(model) -> int:
+    from evaluation.arms import model_window
+
+    return model_window(model)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run the evaluation of each tenant (the evaluation assets) and print the summary."""
+    from knowledge_compiler.runtime import prepare
+
+    settings = prepare(args.config)
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+    from dagster_project.defs.training.partitions import sync_tenant_partitions
+
+    with dg.DagsterInstance.get() as instance:
+        sync_tenant_partitions(instance, settings.tenants)
+        for tenant in settings.tenants:
+            result = dg.materialize([*defs.assets, *(defs.asset_checks or [])],
+                                    selection=dg.AssetSelection.assets("evaluation_report"),
+                                    instance=instance, resources=defs.resources,
+                                    partition_key=tenant, raise_on_error=False)
+            if not result.success:
+                print(f"kc eval: {tenant} failed; see `kc status`", file=sys.stderr)
+                return 1
+    return print_latest_summaries(settings)
+
+
+def print_latest_summaries(settings) -> int:
+    import json
+
+    reports = sorted(settings.reports_path.glob("*/summary.md")) if \
+        settings.reports_path.exists() else []
+    latest: dict[str, object] = {}
+    for md in reports:
+        latest[md.parent.name.split("-", 1)[-1]] = md
+    for tenant, md in sorted(latest.items()):
+        print(f"\n## {tenant}  ({md.parent / 'index.html'})\n")
+        print(md.read_text())
+        summary = json.loads((md.parent / "summary.json").read_text())
+        print(f"gain recovery: {summary.get('gain_recovery')}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the Northwind sample corpus under $KC_HOME and run the pipeline on it."""
     from knowledge_compiler.runtime import prepare
@@ -253,6 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--route", choices=["volatile", "static", "overflow"])
     find.add_argument("-k", type=int)
     find.set_defaults(func=cmd_search)
+    ask = sub.add_parser("ask", help="answer a question as a user (champion adapter + index)")
+    ask.add_argument("question")
+    ask.add_argument("--user", required=True)
+    ask.add_argument("--tenant", help="needed when the user may read several tenants")
+    ask.add_argument("--arm", default="hybrid",
+                     choices=["hybrid", "compiled", "rag", "base", "full_context"])
+    ask.set_defaults(func=cmd_ask)
+    sub.add_parser("eval", help="evaluate every tenant and print arms x question sets"
+                   ).set_defaults(func=cmd_eval)
     ui = sub.add_parser("ui", help="start the Dagster and MLflow UIs on localhost")
     ui.add_argument("--dagster-port", type=int, default=3000)
     ui.add_argument("--mlflow-port", type=int, default=5000)

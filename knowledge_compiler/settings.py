@@ -86,7 +86,37 @@ class RetrievalSettings(_Strict):
     mode: Literal["vector", "fts", "hybrid"] = "hybrid"
 
 
+class ModelSettings(_Strict):
+    base: str = Field("kc-base", description="a local Hugging Face causal LM folder, or kc-base "
+                                              "(built by the project from offline MiniLM weights)")
+    base_config: dict[str, Any] = Field({}, description="fields of training.base_model."
+                                                         "BaseModelConfig (kc-base only)")
+
+
+class EvaluationSettings(_Strict):
+    questions_file: str | None = Field(None, description="hand-written questions (YAML)")
+    corpus_root: str | None = Field(None, description="folder the questions' `source` paths "
+                                                      "are relative to")
+    per_set_limit: int | None = Field(40, ge=1, description="questions sampled per set (seeded)")
+    k: int = Field(3, ge=1, le=20, description="retrieved chunks per question")
+    max_stale_error: float = Field(0.2, ge=0, le=1)
+
+
+class MLflowSettings(_Strict):
+    tracking_uri: str | None = Field(None, description="default: sqlite under $KC_HOME")
+    experiment: str = "knowledge-compiler"
+
+
 class TrainingSettings(_Strict):
+    sft: dict[str, Any] = Field({}, description="training.sft.SFTSettings; `trainer` holds "
+                                                "trl SFTConfig fields")
+    grpo: dict[str, Any] | None = Field({}, description="training.grpo.GRPOSettings; null "
+                                                        "skips GRPO")
+    max_train_pairs: int | None = Field(None, ge=1, description="cap on QA pairs per tenant "
+                                                                "(sampled by fact, seeded)")
+    max_notes: int | None = Field(None, ge=0)
+    min_train_accuracy: float = Field(0.3, ge=0, le=1, description="asset check threshold")
+    max_adapter_mb: float = Field(50.0, gt=0)
     synthesis: dict[str, Any] = Field(
         {}, description="fields of training.synthesis.SynthesisConfig (paraphrases per fact, ...)")
     teacher: dict[str, Any] | None = Field(
@@ -129,6 +159,9 @@ class Settings(_Strict):
     policy: RoutingPolicy = RoutingPolicy()
     retrieval: RetrievalSettings = RetrievalSettings()
     training: TrainingSettings = TrainingSettings()
+    model: ModelSettings = ModelSettings()
+    mlflow: MLflowSettings = MLflowSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     route_overrides: list[RouteOverride] = []
 
     # Resolved at load time, not read from the file.
@@ -173,6 +206,18 @@ class Settings(_Strict):
         """Tenants with at least one source the user's groups may read."""
         groups = set(self.user_groups(user))
         return sorted({s.tenant for s in self.sources if groups & set(s.acl_groups)})
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from kc.yaml: ${KC_HOME} interpolated, relative to the file's folder."""
+        return _resolve(self._interpolate(value), self.config_path.parent)
+
+    @property
+    def reports_path(self) -> Path:
+        return self.kc_home / "reports"
+
+    @property
+    def models_path(self) -> Path:
+        return self.kc_home / "models"
 
     @property
     def datasets_path(self) -> Path:

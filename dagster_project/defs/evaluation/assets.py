@@ -1,0 +1,132 @@
+"""The four-way evaluation of a tenant's candidate model, the stakeholder report, and the
+promotion gate that moves `@champion` only when the candidate is at least as good."""
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+
+from dagster_project.defs.index.resources import EmbedderResource
+from dagster_project.defs.training.mlflow_resource import MLflowTracking
+from dagster_project.defs.training.model_assets import adapter_dirs, grpo_adapter, sft_adapter
+from dagster_project.defs.training.partitions import TENANTS
+from dagster_project.resources import KCSettings, Warehouse
+from evaluation.arms import AnsweringModel, ArmSettings
+from evaluation.question_sets import load_question_sets
+from evaluation.report import write_report
+from evaluation.runner import evaluate, promotion_decision
+from retrieval.access import Principal
+from retrieval.index import ChunkIndex
+from training import registry
+
+
+def tenant_principal(settings, tenant: str) -> Principal:
+    """What the tenant's own members may read: its sources' groups, its tenant only."""
+    groups = {g for s in settings.sources if s.tenant == tenant for g in s.acl_groups}
+    return Principal(user=f"eval-{tenant}", groups=frozenset(groups),
+                     tenants=frozenset({tenant}))
+
+
+def source_roots(settings) -> dict[str, str]:
+    if not settings.evaluation.corpus_root:
+        return {}
+    root = settings.resolve_path(settings.evaluation.corpus_root)
+    out = {}
+    for spec in settings.source_specs():
+        if spec.path is not None and spec.path.is_relative_to(root):
+            out[spec.name] = str(spec.path.relative_to(root))
+    return out
+
+
+def _routing_and_capacity(con) -> tuple[dict, dict]:
+    routing: dict[str, dict[str, int]] = {}
+    for tenant, route, n in con.execute("select tenant, route, count(*) from "
+                                        "marts.document_routes group by all").fetchall():
+        routing.setdefault(tenant, {})[route] = n
+    capacity = {t: {"budget_bits": c, "used_bits": u} for t, c, u in con.execute(
+        "select tenant, capacity_bits, used_fact_bits from marts.capacity_budget").fetchall()}
+    return routing, capacity
+
+
+@dg.asset(partitions_def=TENANTS, group_name="evaluation", kinds={"mlflow", "html"},
+          deps=[sft_adapter, grpo_adapter, dg.AssetKey("rag_index")],
+          check_specs=[dg.AssetCheckSpec("promotion_gate", asset="evaluation_report")])
+def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings,
+                      warehouse: Warehouse, embedder: EmbedderResource,
+                      mlflow_tracking: MLflowTracking):
+    """Arms by question sets on held-out questions, an HTML report, and the promotion gate."""
+    tenant = context.partition_key
+    settings = kc_settings.load()
+    ev = settings.evaluation
+    base, sft_dir, grpo_dir = adapter_dirs(settings, tenant)
+    questions_file = settings.resolve_path(ev.questions_file) if ev.questions_file else None
+    with warehouse.connect(read_only=True) as con:
+        sets = load_question_sets(con, questions_file, source_roots(settings),
+                                  limit=ev.per_set_limit, tenants=[tenant])
+        routing, capacity = _routing_and_capacity(con)
+    sets = {name: qs for name, qs in sets.items() if qs}
+    compiled_dir = grpo_dir if grpo_dir is not None else sft_dir
+    models = {"base": AnsweringModel.load(base, name="base")}
+    models["compiled"] = AnsweringModel.load(base, compiled_dir, name="compiled")
+    models["hybrid"] = models["compiled"]
+    models["rag"] = models["full_context"] = models["base"]
+    if grpo_dir is not None:
+        models["compiled_sft"] = AnsweringModel.load(base, sft_dir, name="compiled_sft")
+    index = ChunkIndex(settings.index_path, embedder.get())
+    result = evaluate(sets, models, index=index, principal=tenant_principal(settings, tenant),
+                      settings=ArmSettings(k=ev.k),
+                      model_info={"tenant": tenant, "base": str(base),
+                                  "compiled": str(compiled_dir), "compiled_sft": str(sft_dir)})
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = settings.reports_path / f"{stamp}-{tenant}"
+    page = write_report(result, out_dir, routing=routing, capacity=capacity)
+    summary = json.loads((out_dir / "summary.json").read_text())
+
+    # The candidate is the newest version of kc-<tenant>; the champion holds the alias.
+    tracking = mlflow_tracking.activate()
+    del tracking
+    name = registry.registered_name(tenant)
+    client = mlflow.MlflowClient()
+    versions = sorted(client.search_model_versions(f"name = '{name}'"),
+                      key=lambda v: int(v.version))
+    candidate = versions[-1] if versions else None
+    champion = registry.champion_version(name)
+    champion_summary = None
+    if champion and candidate and champion != candidate.version:
+        champion_run = client.get_model_version(name, champion).run_id
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=champion_run, artifact_path="evaluation/summary.json")
+            champion_summary = json.loads(Path(path).read_text())
+        except Exception:  # a champion never evaluated: nothing to compare against
+            champion_summary = None
+    decision = promotion_decision(summary, champion_summary,
+                                  max_stale_error=ev.max_stale_error)
+    if candidate is not None:
+        with mlflow.start_run(run_id=candidate.run_id):
+            mlflow.log_artifacts(str(out_dir), artifact_path="evaluation")
+            for qset, arms in summary["results"].items():
+                for arm, figures in arms.items():
+                    if figures.get("exact_match") is not None:
+                        mlflow.log_metric(f"eval.{qset}.{arm}.em", figures["exact_match"])
+        if decision.promote and champion != candidate.version:
+            registry.promote(name, candidate.version, reason=decision.reason)
+    context.log.info(f"{tenant}: promotion {'granted' if decision.promote else 'refused'}: "
+                     f"{decision.reason}")
+    yield dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.path(str(page)),
+        "report_url": dg.MetadataValue.url(page.as_uri()),
+        "summary": dg.MetadataValue.json(summary["results"]),
+        "gain_recovery": dg.MetadataValue.json(summary.get("gain_recovery")),
+        "candidate_version": candidate.version if candidate else None,
+        "champion_version": registry.champion_version(name)})
+    yield dg.AssetCheckResult(
+        check_name="promotion_gate", passed=decision.promote,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"decision": decision.reason,
+                  "figures": dg.MetadataValue.json(decision.figures),
+                  "champion_before": champion, "candidate": candidate.version if candidate
+                  else None, "pid": os.getpid()})

@@ -1,0 +1,73 @@
+"""The per-tenant compile stage through Dagster on a tiny model: QA set → base → SFT → GRPO,
+with MLflow runs and registry versions carrying lineage."""
+
+import dagster as dg
+import mlflow
+import pytest
+
+from dagster_project.definitions import defs
+from knowledge_compiler.dbt_manifest import ensure_manifest
+from knowledge_compiler.pipeline import run_stages
+from training import registry
+
+TINY = """
+model:
+  base: kc-base
+  base_config:
+    curriculum: {n_entities: 10, questions_per_fact: 1, paragraphs_per_entity: 0,
+                 notes_per_fact: 0, epochs: 1, reading_from_epoch: 1, reading_per_epoch: 4,
+                 eval_per_split: 3}
+    max_new_tokens: 4
+    replay_pool: 20
+training:
+  max_train_pairs: 40
+  max_notes: 10
+  min_train_accuracy: 0.0
+  sft: {trainer: {max_steps: 4, per_device_train_batch_size: 4, save_steps: 2}, eval_questions: 4}
+  grpo: {trainer: {max_steps: 1, per_device_train_batch_size: 4, num_generations: 4,
+                   max_completion_length: 4}, eval_questions: 0}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, small_repo, monkeypatch):
+    config = tmp_path / "kc.yaml"
+    config.write_text(f"""
+home: {tmp_path / "home"}
+sources:
+  - {{name: repo, type: git, path: {small_repo}, tenant: eng, acl_groups: [eng]}}
+""" + TINY)
+    monkeypatch.setenv("KC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KC_CONFIG", str(config))
+    monkeypatch.setenv("KC_WAREHOUSE", str(tmp_path / "home" / "warehouse.duckdb"))
+    monkeypatch.setenv("KC_EMBEDDER", "hashing")
+    ensure_manifest()
+    yield tmp_path / "home"
+    mlflow.set_tracking_uri("")
+
+
+def test_compile_stage_trains_registers_and_is_idempotent(project):
+    instance = dg.DagsterInstance.ephemeral()
+    stages = run_stages(defs, instance, ["eng"], log_level="WARNING")
+    assert [(s.name, s.success) for s in stages] == [("refresh", True), ("compile eng", True)]
+    compile_run = stages[1].result
+    checks = {e.asset_check_key.name: e.passed for e in compile_run.get_asset_check_evaluations()}
+    assert checks["drop_rate_under_threshold"] and checks["loss_decreased"]
+    assert checks["adapter_size_under_limit"]
+
+    registry.Tracking.local(project).activate()
+    name = registry.registered_name("eng")
+    assert registry.champion_version(name) == "1"  # SFT first; GRPO is version 2
+    for version in ("1", "2"):
+        tags = registry.version_tags(name, version)
+        assert registry.missing_lineage(tags) == [], tags
+        assert tags["tenant"] == "eng"
+    assert registry.version_tags(name, "2")["training_method"] == "grpo"
+    assert registry.lineage_document_ids(name, "1")  # the repo's static documents
+
+    again = run_stages(defs, instance, ["eng"], refresh=False, log_level="WARNING")
+    assert again[0].success
+    from mlflow import MlflowClient
+
+    versions = MlflowClient().search_model_versions(f"name = '{name}'")
+    assert len(versions) == 2  # unchanged inputs: nothing retrained or registered
