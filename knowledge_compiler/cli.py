@@ -275,11 +275,14 @@ def print_latest_summaries(settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Build the Northwind sample corpus under $KC_HOME and run the pipeline on it."""
+    """The sample corpus end to end: build, refresh + compile, routes, QA counts, evaluation
+    table; then "one week later": a volatile and a static fact change, a refresh, and
+    `kc ask` serving the new volatile value with its citation."""
     from knowledge_compiler.runtime import prepare
 
+    started = time.perf_counter()
     settings = prepare(args.config)
-    from examples.northwind.build import build_corpus
+    from examples.northwind.build import apply_week_later, build_corpus
 
     corpus = settings.kc_home / "northwind"
     manifest = build_corpus(corpus)
@@ -290,12 +293,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         bad = make_bad_corpus(corpus / "documents" / "engineering" / "_bad_inputs")
         print(f"kc demo: added {len(bad)} hostile files under documents/engineering/_bad_inputs")
+    args.refresh_only = args.skip_compile
     status = cmd_run(args)
     if status != 0:
         return status
     args.tenant, args.route = None, None
     print()
-    return cmd_routes(args)
+    cmd_routes(args)
+    _print_qa_counts(settings)
+    if not args.skip_compile:
+        print_latest_summaries(settings)
+    change = apply_week_later(corpus)
+    volatile = change["volatile"]
+    print(f"\nkc demo: one week later: {volatile['path']}: {volatile['old']} -> "
+          f"{volatile['new']}; {change['static']['path']}: {change['static']['old']} -> "
+          f"{change['static']['new']}")
+    args.refresh_only = True
+    status = cmd_run(args)
+    if status != 0:
+        return status
+    user = next(u for u, cfg in settings.users.items() if cfg.groups == ["engineering"])
+    if args.skip_compile:  # no model to answer with: show what retrieval now serves
+        print(f"\n$ kc search {volatile['question']!r} --user {user} -k 2")
+        cmd_search(argparse.Namespace(config=args.config, query=volatile["question"], user=user,
+                                      mode=None, route=None, k=2))
+    else:
+        print(f"\n$ kc ask {volatile['question']!r} --user {user} --arm rag")
+        cmd_ask(argparse.Namespace(config=args.config, question=volatile["question"],
+                                   user=user, tenant=None, arm="rag"))
+    print(f"\nkc demo: done in {(time.perf_counter() - started) / 60:.1f} min. Reports: "
+          f"{settings.reports_path}; Dagster and MLflow UIs: `kc --config {args.config} ui` "
+          "(http://127.0.0.1:3000, http://127.0.0.1:5000)")
+    return 0
+
+
+def _print_qa_counts(settings) -> None:
+    from ingestion.warehouse import connect
+
+    try:
+        with connect(settings.warehouse_path, read_only=True) as con:
+            rows = con.execute("select tenant, split, count(*) from qa.pairs where not "
+                               "superseded group by all order by all").fetchall()
+            notes = dict(con.execute("select tenant, count(*) from qa.notes group by 1"
+                                     ).fetchall())
+    except Exception as exc:  # no qa schema yet: the compile stage was skipped
+        if "qa" not in str(exc):
+            raise
+        return
+    counts: dict[str, dict[str, int]] = {}
+    for tenant, split, n in rows:
+        counts.setdefault(tenant, {})[split] = n
+    print(f"\n{'tenant':<12} {'train':>7} {'eval':>6} {'volatile_eval':>13} {'notes':>6}")
+    for tenant, c in sorted(counts.items()):
+        print(f"{tenant:<12} {c.get('train', 0):>7} {c.get('eval', 0):>6} "
+              f"{c.get('volatile_eval', 0):>13} {notes.get(tenant, 0):>6}")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -336,7 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build the sample corpus and run the pipeline on it")
     demo.add_argument("--with-bad-inputs", action="store_true",
                       help="add the hostile-file corpus to show quarantining")
-    demo.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    demo.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING"])
+    demo.add_argument("--skip-compile", action="store_true",
+                      help="ingest, route, index and synthesize only; no training")
     demo.set_defaults(func=cmd_demo)
     sub.add_parser("doctor", help="offline parser self-check").set_defaults(func=cmd_doctor)
     routes = sub.add_parser("routes", help="where each document went (retrieve or compile), why")

@@ -23,7 +23,8 @@ training:
   max_train_pairs: 40
   max_notes: 10
   min_train_accuracy: 0.0
-  sft: {trainer: {max_steps: 4, per_device_train_batch_size: 4, save_steps: 2}, eval_questions: 4}
+  sft: {trainer: {max_steps: 4, logging_steps: 1, per_device_train_batch_size: 4, save_steps: 2},
+        eval_questions: 4}
   grpo: {trainer: {max_steps: 1, per_device_train_batch_size: 4, num_generations: 4,
                    max_completion_length: 4}, eval_questions: 0}
 """
