@@ -170,7 +170,7 @@ def champion_version(name: str) -> str | None:
     from mlflow import MlflowClient
 
     try:
-        return MlflowClient().get_model_version_by_alias(name, CHAMPION).version
+        return str(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
     except mlflow.exceptions.MlflowException:
         return None
 
@@ -180,8 +180,8 @@ def promote(name: str, version: str, *, reason: str) -> None:
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    client.set_registered_model_alias(name, CHAMPION, version)
-    client.set_model_version_tag(name, version, "promotion_reason", reason)
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    client.set_model_version_tag(name, str(version), "promotion_reason", reason)
 
 
 def version_tags(name: str, version: str) -> dict[str, str]:

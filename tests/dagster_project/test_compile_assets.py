@@ -55,10 +55,15 @@ def test_compile_stage_trains_registers_and_is_idempotent(project):
     checks = {e.asset_check_key.name: e.passed for e in compile_run.get_asset_check_evaluations()}
     assert checks["drop_rate_under_threshold"] and checks["loss_decreased"]
     assert checks["adapter_size_under_limit"]
+    report = next(m for m in compile_run.asset_materializations_for_node("evaluation_report"))
+    assert report.metadata["report"].value.endswith("index.html")
 
     registry.Tracking.local(project).activate()
     name = registry.registered_name("eng")
-    assert registry.champion_version(name) == "1"  # SFT first; GRPO is version 2
+    # SFT registers version 1 (the first, so champion); GRPO version 2 becomes champion only
+    # if the evaluation's promotion gate passed it.
+    expected = "2" if checks["promotion_gate"] else "1"
+    assert registry.champion_version(name) == expected
     for version in ("1", "2"):
         tags = registry.version_tags(name, version)
         assert registry.missing_lineage(tags) == [], tags

@@ -39,13 +39,13 @@ def test_versions_carry_lineage_and_first_is_champion(tracking, tmp_path):
     assert registry.missing_lineage(tags) == []
     assert tags["source_documents_count"] == "2"
     assert tags["source_documents_sha256"] == registry.sha256_text("d1\nd2")
-    assert registry.champion_version(name) == first.version
+    assert registry.champion_version(name) == str(first.version)
 
     second = registry.register_version(_log_fake_adapter(tmp_path, "finance"), "adapter", name,
                                        _lineage("finance", ("d1",), method="grpo"))
-    assert registry.champion_version(name) == first.version  # waits for the gate
+    assert registry.champion_version(name) == str(first.version)  # waits for the gate
     registry.promote(name, second.version, reason="heldout 0.81 >= 0.78")
-    assert registry.champion_version(name) == second.version
+    assert registry.champion_version(name) == str(second.version)
     assert registry.version_tags(name, second.version)["promotion_reason"].startswith("heldout")
 
 

@@ -2,7 +2,6 @@
 promotion gate that moves `@champion` only when the candidate is at least as good."""
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,9 +92,10 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
     versions = sorted(client.search_model_versions(f"name = '{name}'"),
                       key=lambda v: int(v.version))
     candidate = versions[-1] if versions else None
+    candidate_version = str(candidate.version) if candidate else None
     champion = registry.champion_version(name)
     champion_summary = None
-    if champion and candidate and champion != candidate.version:
+    if champion and candidate and champion != candidate_version:
         champion_run = client.get_model_version(name, champion).run_id
         try:
             path = mlflow.artifacts.download_artifacts(
@@ -112,8 +112,8 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
                 for arm, figures in arms.items():
                     if figures.get("exact_match") is not None:
                         mlflow.log_metric(f"eval.{qset}.{arm}.em", figures["exact_match"])
-        if decision.promote and champion != candidate.version:
-            registry.promote(name, candidate.version, reason=decision.reason)
+        if decision.promote and champion != candidate_version:
+            registry.promote(name, candidate_version, reason=decision.reason)
     context.log.info(f"{tenant}: promotion {'granted' if decision.promote else 'refused'}: "
                      f"{decision.reason}")
     yield dg.MaterializeResult(metadata={
@@ -121,12 +121,11 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
         "report_url": dg.MetadataValue.url(page.as_uri()),
         "summary": dg.MetadataValue.json(summary["results"]),
         "gain_recovery": dg.MetadataValue.json(summary.get("gain_recovery")),
-        "candidate_version": candidate.version if candidate else None,
+        "candidate_version": candidate_version,
         "champion_version": registry.champion_version(name)})
     yield dg.AssetCheckResult(
         check_name="promotion_gate", passed=decision.promote,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"decision": decision.reason,
                   "figures": dg.MetadataValue.json(decision.figures),
-                  "champion_before": champion, "candidate": candidate.version if candidate
-                  else None, "pid": os.getpid()})
+                  "champion_before": champion, "candidate": candidate_version})

@@ -1,0 +1,124 @@
+"""LoRA SFT: the loss is the model's own, it falls, every adapter weight moves, runs resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import TrainerCallback
+from trl import SFTTrainer
+
+from tests.training.test_base_support import NOTES, QA_PAIRS, tiny_base
+from training.base_model import load_causal_lm, load_replay
+from training.prompting import as_qa
+from training.sft import SFTSettings, build_sft_trainer, default_sft_config, mix_rows, train_sft
+from training.trainers import CHECKPOINT_MARKER, COMPLETE_MARKER
+
+
+def settings(**trainer: object) -> SFTSettings:
+    values = {"learning_rate": 5e-3, "per_device_train_batch_size": 4, "logging_steps": 1,
+              "save_steps": 2, "max_steps": 6, **trainer}
+    return SFTSettings(trainer=default_sft_config(**values), eval_questions=2, replay_share=0.2)
+
+
+class Snapshots(TrainerCallback):
+    """Trainable parameters at the start and at the end of training."""
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.before = {n: p.detach().clone() for n, p in model.named_parameters()
+                       if p.requires_grad}
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        self.after = {n: p.detach().clone() for n, p in model.named_parameters()
+                      if p.requires_grad}
+
+
+def test_sft_loss_falls_and_every_lora_parameter_changes(tmp_path: Path) -> None:
+    snaps = Snapshots()
+    result = train_sft(tiny_base(), QA_PAIRS, NOTES, None, settings(max_steps=8),
+                       tmp_path / "run", callbacks=[snaps])
+    losses = [loss for _, loss in result.loss_history]
+    assert [step for step, _ in result.loss_history] == list(range(1, 9))  # logged every step
+    assert sum(losses[-2:]) / 2 < sum(losses[:2]) / 2
+    assert snaps.before and all("lora_" in name for name in snaps.before)
+    unchanged = [n for n in snaps.before if torch.equal(snaps.before[n], snaps.after[n])]
+    assert unchanged == []
+    assert result.trainable_parameters == sum(p.numel() for p in snaps.before.values())
+    assert (result.adapter_path / "adapter_model.safetensors").exists()
+    assert result.adapter_bytes > 0 and result.tokens_per_second > 0
+    assert result.n_replay == 2 and result.n_examples == 10  # 8 new rows + 20% replay
+    assert result.train_accuracy is not None
+    assert (tmp_path / "run" / COMPLETE_MARKER).exists()
+    cached = train_sft(tiny_base(), QA_PAIRS, NOTES, None, settings(max_steps=8),
+                       tmp_path / "run")
+    assert cached.cached and cached.global_step == 8
+
+
+def test_sft_trainer_loss_equals_model_forward_loss() -> None:
+    model, tok = load_causal_lm(tiny_base())
+    rows, _ = mix_rows([as_qa(q) for q in QA_PAIRS], NOTES, load_replay(tiny_base()), 0.2, 0)
+    trainer = build_sft_trainer(model, tok, rows, settings(), Path("/nonexistent/unused"))
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert (batch["labels"] == -100).any() and (batch["labels"] != -100).any()
+    with torch.no_grad():
+        ours = trainer.compute_loss(trainer.model, dict(batch))
+        own_forward = trainer.model(**batch).loss
+        stock = SFTTrainer.compute_loss(trainer, trainer.model, dict(batch))
+    assert torch.allclose(ours, own_forward, atol=1e-5)
+    # trl's fused head skips BERT's head transform: the reason for the override
+    assert abs(stock.item() - own_forward.item()) > 0.1
+
+
+class KillAfter(TrainerCallback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt("simulated kill")
+
+
+def test_sft_killed_run_resumes_from_last_complete_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(tiny_base(), QA_PAIRS, NOTES, None, settings(), out, callbacks=[KillAfter(5)])
+    ckpts = out / "checkpoints"
+    assert sorted(p.name for p in ckpts.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    assert all((ckpts / n / CHECKPOINT_MARKER).exists() for n in ("checkpoint-2", "checkpoint-4"))
+    assert not (out / COMPLETE_MARKER).exists()
+    # a kill in the middle of writing checkpoint-6 leaves it without its marker
+    partial = ckpts / "checkpoint-6"
+    partial.mkdir()
+    (partial / "adapter_model.safetensors").write_bytes(b"truncated")
+    result = train_sft(tiny_base(), QA_PAIRS, NOTES, None, settings(), out)
+    assert result.resumed_from == "checkpoint-4"
+    assert result.global_step == 6
+    assert [step for step, _ in result.loss_history] == [5, 6]
+    state = json.loads((ckpts / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6 and (ckpts / "checkpoint-6" / CHECKPOINT_MARKER).exists()
+    assert (out / COMPLETE_MARKER).exists()
+
+
+def test_sft_settings_validation() -> None:
+    with pytest.raises(ValueError, match="save_total_limit"):
+        SFTSettings(trainer=default_sft_config(save_total_limit=1))
+    with pytest.raises(ValueError, match="replay_share"):
+        SFTSettings(replay_share=1.0)
+    from_yaml = SFTSettings.from_dict({"lora_r": 8, "trainer": {"num_train_epochs": 5}})
+    assert from_yaml.lora_r == 8 and from_yaml.trainer.num_train_epochs == 5
+    assert from_yaml.trainer.train_sampling_strategy == "group_by_length"
+    assert from_yaml.trainer.activation_checkpointing is False
+    assert from_yaml.lora_config().target_modules == "all-linear"
+
+
+def test_sft_replay_share_is_exact() -> None:
+    replay = [{"prompt": [{"role": "user", "content": f"q{i}"}],
+               "completion": [{"role": "assistant", "content": "a"}]} for i in range(100)]
+    rows, n = mix_rows([as_qa(q) for q in QA_PAIRS], NOTES, replay, 0.2, seed=0)
+    assert (len(rows), n) == (10, 2)
+    rows, n = mix_rows([as_qa(q) for q in QA_PAIRS], [], replay, 0.0, seed=0)
+    assert (len(rows), n) == (6, 0)
+    with pytest.raises(ValueError, match="no training examples"):
+        mix_rows([], [], replay, 0.2, seed=0)

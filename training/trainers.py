@@ -1,0 +1,190 @@
+"""What the SFT and GRPO stages share: the model's own LM head, checkpoints, progress, devices.
+
+trl 1.16 scores tokens through a fused LM head (`add_fused_lm_head`): the backbone's last hidden
+state times the output embedding. That is not the model's head for every architecture: BERT's
+`cls.predictions` first applies a dense + GELU + LayerNorm transform that the fused path skips
+(measured on the MiniLM base: loss 10.07 against 0.61 from the model's own forward on the same
+batch). `OwnHeadSFTTrainer` therefore takes its loss from the model's own forward, asking for
+logits only at the positions that carry a label (`logits_to_keep` as a boolean mask), which is
+the same head at a fraction of the cost of full logits.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import PrinterCallback, TrainerCallback
+from transformers.modeling_outputs import CausalLMOutput
+from trl import SFTTrainer
+
+CHECKPOINT_MARKER = "KC_CHECKPOINT_COMPLETE"
+COMPLETE_MARKER = "COMPLETE"
+Progress = Callable[[str, float], None]
+
+
+def device_defaults() -> dict[str, Any]:
+    """Trainer arguments for this machine: CUDA with bf16 when available, else plain fp32 CPU.
+
+    trl defaults to bf16 and gradient checkpointing; both slow down a small model on a CPU.
+    """
+    cuda = torch.cuda.is_available()
+    return {"use_cpu": not cuda, "bf16": bool(cuda and torch.cuda.is_bf16_supported()),
+            "activation_checkpointing": False, "report_to": "none", "disable_tqdm": True}
+
+
+def _forward_params(model: Any) -> set[str]:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    forward = getattr(type(base), "forward", base.forward)
+    return set(inspect.signature(forward).parameters)
+
+
+def own_head_logits(model: Any, inputs: dict[str, Any], keep: torch.Tensor) -> torch.Tensor:
+    """Logits from the model's own forward at the `keep` positions, shape (n_kept, vocab)."""
+    if "logits_to_keep" in _forward_params(model):
+        logits = model(**inputs, logits_to_keep=keep).logits
+        return logits.reshape(-1, logits.shape[-1])
+    return model(**inputs).logits[keep]
+
+
+def own_head_token_log_probs(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                             n_last: int, temperature: float = 1.0,
+                             entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probability of each of the last `n_last` tokens (zero where the mask is 0).
+
+    Uses the model's own head and positions that restart on each row's first real token, so a
+    left-padded row scores like the same row without padding.
+    """
+    inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask,
+                              "use_cache": False}
+    params = _forward_params(model)
+    if "position_ids" in params:
+        inputs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    if "logits_to_keep" in params:
+        logits = model(**inputs, logits_to_keep=n_last + 1).logits[:, :-1]
+    else:
+        logits = model(**inputs).logits[:, -n_last - 1:-1]
+    logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+    targets = input_ids[:, -n_last:]
+    valid = attention_mask[:, -n_last:].bool()
+    token_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).masked_fill(~valid, 0.0)
+    ent = None
+    if entropy:
+        ent = (-(logp.exp() * logp).sum(-1)).masked_fill(~valid, 0.0)
+    return token_logp, ent
+
+
+class OwnHeadSFTTrainer(SFTTrainer):
+    """`SFTTrainer` whose loss is the model's own next-token loss on the labelled positions.
+
+    Metrics kept as trl logs them: `entropy`, `mean_token_accuracy`, `num_tokens`.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        mode = "train" if self.model.training else "eval"
+        labels = inputs["labels"]
+        model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+        model_inputs["use_cache"] = False
+        shifted = labels[:, 1:]
+        keep = torch.zeros_like(labels, dtype=torch.bool)
+        keep[:, :-1] = shifted != -100
+        logits = own_head_logits(model, model_inputs, keep).float()
+        targets = shifted[shifted != -100]
+        count = targets.numel() if num_items_in_batch is None else num_items_in_batch
+        nll = F.cross_entropy(logits, targets, reduction="sum")
+        loss = nll / torch.as_tensor(count, device=nll.device).clamp(min=1)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * self.accelerator.num_processes
+        with torch.no_grad():
+            if targets.numel():
+                logp = torch.log_softmax(logits, dim=-1)
+                entropy = -(logp.exp() * logp).sum(-1).mean().item()
+                accuracy = (logits.argmax(-1) == targets).float().mean().item()
+            else:
+                entropy = accuracy = 0.0
+        self._metrics[mode]["entropy"].append(entropy)
+        self._metrics[mode]["mean_token_accuracy"].append(accuracy)
+        if mode == "train":
+            self._total_train_tokens += int(inputs["attention_mask"].sum().item())
+        self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+        if return_outputs:  # logits of the labelled positions only, (n_labelled, vocab)
+            return loss, CausalLMOutput(loss=loss, logits=logits)
+        return loss
+
+
+class CheckpointMarker(TrainerCallback):
+    """Marks a checkpoint complete once the Trainer has written all of it (model, optimizer,
+    scheduler, RNG and trainer state); a run killed while saving leaves no marker."""
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            (folder / CHECKPOINT_MARKER).write_text(json.dumps({"step": state.global_step}))
+
+
+def last_complete_checkpoint(output_dir: Path) -> Path | None:
+    """The newest checkpoint with a completion marker; incomplete ones are deleted."""
+    if not output_dir.is_dir():
+        return None
+    complete = []
+    for folder in output_dir.glob("checkpoint-*"):
+        if not folder.is_dir() or not folder.name.split("-")[-1].isdigit():
+            continue
+        if (folder / CHECKPOINT_MARKER).exists():
+            complete.append(folder)
+        else:
+            shutil.rmtree(folder)
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def quiet(trainer: Any) -> Any:
+    """Drop the Trainer's stdout printer (disable_tqdm adds it); `History` keeps the logs."""
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+class History(TrainerCallback):
+    """Keeps every log line (loss, learning rate, rewards...) and reports progress."""
+
+    def __init__(self, progress: Progress | None = None, label: str = "training") -> None:
+        self.logs: list[dict[str, float]] = []
+        self.progress = progress
+        self.label = label
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs:
+            self.logs.append({"step": state.global_step, **{k: float(v) for k, v in logs.items()
+                                                          if isinstance(v, int | float)}})
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress and state.max_steps:
+            self.progress(f"{self.label}: step {state.global_step}/{state.max_steps}",
+                          state.global_step / state.max_steps)
+
+    def series(self, key: str) -> list[tuple[int, float]]:
+        return [(int(row["step"]), row[key]) for row in self.logs if key in row]
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def write_complete(out_dir: Path, result: dict[str, Any]) -> None:
+    """Write `result.json`, then the completion marker (last, so its presence means done)."""
+    tmp = out_dir / "result.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2, default=str))
+    os.replace(tmp, out_dir / "result.json")
+    (out_dir / COMPLETE_MARKER).write_text("ok\n")
+
+
+def read_complete(out_dir: Path) -> dict[str, Any] | None:
+    if (out_dir / COMPLETE_MARKER).exists() and (out_dir / "result.json").exists():
+        return json.loads((out_dir / "result.json").read_text())
+    return None
