@@ -11,11 +11,12 @@ the same head at a fraction of the cost of full logits.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,23 @@ def device_defaults() -> dict[str, Any]:
     cuda = torch.cuda.is_available()
     return {"use_cpu": not cuda, "bf16": bool(cuda and torch.cuda.is_bf16_supported()),
             "activation_checkpointing": False, "report_to": "none", "disable_tqdm": True}
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with `n` intra-op CPU threads (None: unchanged), then restore the count.
+
+    On a CPU shared with other jobs, one thread beat two by 5x in training and 25x in
+    generation (measured here: OpenMP barriers wait for the thread that is not scheduled).
+    Entry points (the `kc` command, Dagster resources) choose; libraries never set it.
+    """
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _forward_params(model: Any) -> set[str]:

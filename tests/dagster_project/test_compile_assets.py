@@ -47,6 +47,7 @@ sources:
     mlflow.set_tracking_uri("")
 
 
+@pytest.mark.slow  # ~3-5 min on 2 cores: base build, SFT, GRPO and evaluation of a tiny model
 def test_compile_stage_trains_registers_and_is_idempotent(project):
     instance = dg.DagsterInstance.ephemeral()
     stages = run_stages(defs, instance, ["eng"], log_level="WARNING")

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from tests.training.test_base_support import tiny_base
+from tests.training.test_base_support import (  # noqa: F401
+    one_cpu_thread,
+    tiny_base,
+)
 from training.base_model import (
     BaseModelConfig,
     build_base_model,

@@ -6,7 +6,10 @@ import functools
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from training.base_model import BaseModelConfig, build_base_model
+from training.trainers import torch_threads
 
 QA_PAIRS = [
     ("Who owns Zarnik Pay?", "Lena Brook"),
@@ -24,3 +27,11 @@ def tiny_base() -> Path:
     """A tiny kc-base build (seconds), shared by every test in the session."""
     out = Path(tempfile.mkdtemp(prefix="kc-tiny-base-"))
     return build_base_model(BaseModelConfig.tiny(), out).path
+
+
+@pytest.fixture(autouse=True)
+def one_cpu_thread():
+    """Import into a test module to run its tests on one thread: on a shared 2-core machine
+    two threads were 5-25x slower (see `training.trainers.torch_threads`)."""
+    with torch_threads(1):
+        yield

@@ -11,7 +11,11 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from trl import GRPOTrainer
 
-from tests.training.test_base_support import QA_PAIRS, tiny_base
+from tests.training.test_base_support import (  # noqa: F401
+    QA_PAIRS,
+    one_cpu_thread,
+    tiny_base,
+)
 from training.base_model import load_causal_lm
 from training.generate import left_pad
 from training.grpo import (

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.training.test_base_support import QA_PAIRS, tiny_base
+from tests.training.test_base_support import (  # noqa: F401
+    QA_PAIRS,
+    one_cpu_thread,
+    tiny_base,
+)
 from training.base_model import load_causal_lm
 from training.generate import answer, evaluate, evaluate_closed_book, left_pad, position_ids_for
 

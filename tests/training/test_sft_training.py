@@ -10,7 +10,12 @@ import torch
 from transformers import TrainerCallback
 from trl import SFTTrainer
 
-from tests.training.test_base_support import NOTES, QA_PAIRS, tiny_base
+from tests.training.test_base_support import (  # noqa: F401
+    NOTES,
+    QA_PAIRS,
+    one_cpu_thread,
+    tiny_base,
+)
 from training.base_model import load_causal_lm, load_replay
 from training.prompting import as_qa
 from training.sft import SFTSettings, build_sft_trainer, default_sft_config, mix_rows, train_sft
