@@ -35,6 +35,7 @@ def _materialize(defs: dg.Definitions, selection: dg.AssetSelection,
 
 def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, tenants: list[str], *,
                refresh: bool = True, compile_tenants: bool = True, log_level: str = "INFO",
+               compile_selection: dg.AssetSelection | None = None,
                on_stage: Callable[[StageResult], None] | None = None) -> list[StageResult]:
     """Run the stages in order; stop at the first that fails."""
     from dagster_project.defs.training.partitions import sync_tenant_partitions
@@ -44,8 +45,8 @@ def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, tenants: list
         stages.append(("refresh", dg.AssetSelection.groups(*REFRESH_GROUPS), None))
     if compile_tenants:
         sync_tenant_partitions(instance, tenants)
-        stages += [(f"compile {t}", dg.AssetSelection.groups(*COMPILE_GROUPS), t)
-                   for t in tenants]
+        selection = compile_selection or dg.AssetSelection.groups(*COMPILE_GROUPS)
+        stages += [(f"compile {t}", selection, t) for t in tenants]
     results = []
     for name, selection, partition in stages:
         started = time.perf_counter()
