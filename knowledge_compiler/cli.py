@@ -314,9 +314,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return status
     user = next(u for u, cfg in settings.users.items() if cfg.groups == ["engineering"])
     if args.skip_compile:  # no model to answer with: show what retrieval now serves
-        print(f"\n$ kc search {volatile['question']!r} --user {user} -k 2")
+        print(f"\n$ kc search {volatile['question']!r} --user {user} --route volatile -k 2")
         cmd_search(argparse.Namespace(config=args.config, query=volatile["question"], user=user,
-                                      mode=None, route=None, k=2))
+                                      mode=None, route="volatile", k=2))
     else:
         print(f"\n$ kc ask {volatile['question']!r} --user {user} --arm rag")
         cmd_ask(argparse.Namespace(config=args.config, question=volatile["question"],

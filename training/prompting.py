@@ -89,7 +89,7 @@ def as_note(item: str | Mapping[str, Any] | Any) -> str:
 def prepare_tokenizer(tokenizer: Any) -> int:
     """Give a tokenizer without a chat template ours; set pad and stop tokens, left padding.
 
-    Returns how many tokens were added (resize the model's embeddings when it is not 0). A
+    Returns how many tokens were added; `add_chat_tokens` also grows the model to match. A
     tokenizer that has its own chat template keeps it.
     """
     added = 0
