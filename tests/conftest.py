@@ -14,6 +14,12 @@ from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
+# The dbt assets read dbt/target/manifest.json when dagster_project.definitions is imported
+# (some test modules do so at collection): parse the project first on a fresh clone.
+from knowledge_compiler.dbt_manifest import ensure_manifest  # noqa: E402
+
+ensure_manifest()
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OFFLINE_TOOL = REPO_ROOT.parent / "shared" / "tools" / "offline"
 
