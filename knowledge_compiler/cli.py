@@ -182,7 +182,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from knowledge_compiler.runtime import prepare
 
     settings = prepare(args.config)
-    from dagster_project.defs.evaluation.assets import tenant_principal
     from evaluation.arms import AnsweringModel, ArmSettings, answer_question
     from retrieval.access import Principal
     from retrieval.embedder import HashingEmbedder, SentenceTransformerEmbedder
@@ -198,7 +197,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 2
     principal = Principal(user=args.user, groups=frozenset(settings.user_groups(args.user)),
                           tenants=frozenset({tenant}))
-    del tenant_principal
     embedder = (HashingEmbedder(dim=64) if os.environ.get("KC_EMBEDDER") == "hashing"
                 else SentenceTransformerEmbedder(model_path=settings.embedder_path(),
                                                  threads=settings.retrieval.embed_threads))

@@ -25,10 +25,9 @@ def load_registered(model_uri: str) -> tuple[Any, Any]:
     """(model, tokenizer) of a registered adapter version, e.g. ``models:/kc-finance@champion``."""
     import mlflow
 
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
-    config = mlflow.pyfunc.Model.load(local / "MLmodel") if False else None  # noqa: F841
     import yaml
 
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
     meta = yaml.safe_load((local / "MLmodel").read_text())
     base = meta["flavors"]["python_function"]["model_config"]["base_model"]
     adapter = next(p for p in (local / "artifacts").iterdir() if p.is_dir())

@@ -85,8 +85,7 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
     summary = json.loads((out_dir / "summary.json").read_text())
 
     # The candidate is the newest version of kc-<tenant>; the champion holds the alias.
-    tracking = mlflow_tracking.activate()
-    del tracking
+    mlflow_tracking.activate()
     name = registry.registered_name(tenant)
     client = mlflow.MlflowClient()
     versions = sorted(client.search_model_versions(f"name = '{name}'"),
