@@ -24,7 +24,6 @@ def load_adapter(base: str | Path, adapter_dir: str | Path) -> tuple[Any, Any]:
 def load_registered(model_uri: str) -> tuple[Any, Any]:
     """(model, tokenizer) of a registered adapter version, e.g. ``models:/kc-finance@champion``."""
     import mlflow
-
     import yaml
 
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
