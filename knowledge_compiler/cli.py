@@ -241,18 +241,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from dagster_project.definitions import defs
-    from dagster_project.defs.training.partitions import sync_tenant_partitions
+    from knowledge_compiler.pipeline import run_stages
 
     with dg.DagsterInstance.get() as instance:
-        sync_tenant_partitions(instance, settings.tenants)
-        for tenant in settings.tenants:
-            result = dg.materialize([*defs.assets, *(defs.asset_checks or [])],
-                                    selection=dg.AssetSelection.assets("evaluation_report"),
-                                    instance=instance, resources=defs.resources,
-                                    partition_key=tenant, raise_on_error=False)
-            if not result.success:
-                print(f"kc eval: {tenant} failed; see `kc status`", file=sys.stderr)
-                return 1
+        stages = run_stages(defs, instance, settings.tenants, refresh=False,
+                            compile_selection=dg.AssetSelection.assets("evaluation_report"),
+                            log_level="WARNING")
+    failed = [s.name for s in stages if not s.success]
+    if failed:
+        print(f"kc eval: {', '.join(failed)} failed; see `kc status`", file=sys.stderr)
+        return 1
     return print_latest_summaries(settings)
 
 

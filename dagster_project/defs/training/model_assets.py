@@ -74,19 +74,34 @@ def base_model(context: dg.AssetExecutionContext, kc_settings: KCSettings,
         "metrics": dg.MetadataValue.json(info.metrics)})
 
 
+def _built_base(settings) -> tuple[str, Path]:
+    """(model id, local folder) of the base the `base_model` asset built or found."""
+    model_id, base_dir, config = _base_path(settings)
+    return model_id, (resolve_model_path(base_dir / config.config_hash()) if config
+                      else base_dir)
+
+
+def _sft_run_dir(settings, tenant: str, qa_sha256: str, base: Path) -> Path:
+    """One folder per (QA data, base, training settings): unchanged inputs reuse it."""
+    return _run_dir(settings, tenant, "sft", [qa_sha256, str(base),
+                                              settings.training.model_dump()])
+
+
+def _grpo_run_dir(settings, tenant: str, sft_dir: Path) -> Path:
+    return _run_dir(settings, tenant, "grpo", [sft_dir.name, settings.training.grpo])
+
+
 def adapter_dirs(settings, tenant: str) -> tuple[Path, Path, Path | None]:
     """(base model, SFT adapter, GRPO adapter or None) of the tenant's current compile."""
     from ingestion.warehouse import connect
 
-    model_id, base_dir, config = _base_path(settings)
-    base = resolve_model_path(base_dir / config.config_hash()) if config else base_dir
+    model_id, base = _built_base(settings)
     with connect(settings.warehouse_path, read_only=True) as con:
         lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "sft")
-    sft_dir = _run_dir(settings, tenant, "sft", [lin.qa_dataset_sha256, str(base),
-                                                 settings.training.model_dump()])
+    sft_dir = _sft_run_dir(settings, tenant, lin.qa_dataset_sha256, base)
     grpo_dir = None
     if settings.training.grpo is not None:
-        grpo_dir = _run_dir(settings, tenant, "grpo", [sft_dir.name, settings.training.grpo])
+        grpo_dir = _grpo_run_dir(settings, tenant, sft_dir)
         grpo_dir = grpo_dir / "adapter" if (grpo_dir / "adapter").exists() else None
     return base, sft_dir / "adapter", grpo_dir
 
@@ -123,8 +138,7 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     as a new version of kc-<tenant> with its lineage."""
     tenant = context.partition_key
     settings = kc_settings.load()
-    model_id, base_dir, config = _base_path(settings)
-    base = resolve_model_path(base_dir / config.config_hash()) if config else base_dir
+    model_id, base = _built_base(settings)
     sft = SFTSettings.from_dict(dict(settings.training.sft))
     with warehouse.connect(read_only=True) as con:
         examples, notes = training_data(con, tenant, settings.training.max_train_pairs,
@@ -133,8 +147,7 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     if not examples:
         raise dg.Failure(f"tenant {tenant}: no training pairs (no static content routed, or "
                          "synthesis produced none); see `kc routes` and the qa_dataset checks")
-    out = _run_dir(settings, tenant, "sft", [lin.qa_dataset_sha256, str(base),
-                                             settings.training.model_dump()])
+    out = _sft_run_dir(settings, tenant, lin.qa_dataset_sha256, base)
     done = _registered(out)
     if done:  # same data, base and settings: the registered version stands
         yield dg.MaterializeResult(metadata={**done, "cached": True})
@@ -193,16 +206,14 @@ def grpo_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     settings = kc_settings.load()
     if settings.training.grpo is None:
         return dg.MaterializeResult(metadata={"skipped": "training.grpo is null in kc.yaml"})
-    model_id, base_dir, config = _base_path(settings)
-    base = resolve_model_path(base_dir / config.config_hash()) if config else base_dir
+    model_id, base = _built_base(settings)
     grpo = GRPOSettings.from_dict(dict(settings.training.grpo))
     with warehouse.connect(read_only=True) as con:
         examples, _ = training_data(con, tenant, settings.training.max_train_pairs, 0)
         lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "grpo")
         heldout = heldout_pairs(con, tenant)
-    sft_dir = _run_dir(settings, tenant, "sft", [lin.qa_dataset_sha256, str(base),
-                                                 settings.training.model_dump()])
-    out = _run_dir(settings, tenant, "grpo", [sft_dir.name, settings.training.grpo])
+    sft_dir = _sft_run_dir(settings, tenant, lin.qa_dataset_sha256, base)
+    out = _grpo_run_dir(settings, tenant, sft_dir)
     done = _registered(out)
     if done:
         return dg.MaterializeResult(metadata={**done, "cached": True})
