@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
-import string
 import uuid
 
 _WORDS = ("invoice ledger shipment carrier route depot forecast quota tenant report batch "
@@ -81,7 +80,7 @@ def {name}(rows: list[dict]) -> int:
 
 
 def _test_module(rng: random.Random, i: int) -> tuple[str, str]:
-    body = f'''"""Tests use the documented example credentials, which AWS publishes as non-secrets."""
+    body = f'''"""Tests use the example credentials that AWS documents (they are not secrets)."""
 
 EXAMPLE_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -197,7 +196,7 @@ _CODE = (_py_module, _py_module, _py_module, _test_module, _requirements_lock, _
 
 def _changelog(rng: random.Random, i: int) -> tuple[str, str]:
     lines = [f"# Changelog {i}", ""]
-    for week in range(6):
+    for _ in range(6):
         lines += [f"## 2025-{rng.randrange(1, 13):02d}-{rng.randrange(1, 28):02d}", ""]
         for _ in range(3):
             lines.append(f"- {_sentence(rng, 8)} ({_sha(rng, 40)})")

@@ -92,3 +92,32 @@ def test_scrubbing_is_idempotent(text):
     once, _ = scrub(text)
     twice, found = scrub(once)
     assert twice == once and not found.secrets
+
+
+def test_wrapped_base64_is_joined_before_decoding():
+    import textwrap
+
+    secret = "slack = WebClient(token='xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx')"
+    block = "\n".join(textwrap.wrap(base64.b64encode(secret.encode()).decode(), 76))
+    clean, found = scrub(f"blob:\n{block}\nEnd of blob.")
+    assert clean == "blob:\n[REDACTED:base64_encoded_secret]\nEnd of blob."
+    assert found.secrets == {"base64_encoded_secret": 1}
+
+
+@pytest.mark.parametrize("text", [
+    "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
+    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "GITHUB_TOKEN=<your-github-token>",
+    "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}",
+    "DATABASE_URL=postgresql://user:password@localhost:5432/app",
+    'password = password or os.environ["DB_PASSWORD"]',
+    'password = getpass.getpass("Password: ")',
+    'token = request.headers.get("Authorization")',
+    "secretKeyRef:\n  name: api-db",
+    "    --hash=sha256:3f786850e387550fdab836ed7e6dc881de23001b3f786850e387550fdab836ed",
+    "- Fix pagination (3f786850e387550fdab836ed7e6dc881de23001b)",
+    '<script integrity="sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC">',
+])
+def test_placeholders_references_and_public_digests_survive(text):
+    clean, found = scrub(text)
+    assert clean == text and not found.secrets
