@@ -67,7 +67,7 @@ def _specs(corpus: SecretsCorpus):
                        path=corpus.documents)]
 
 
-def _index_from_raw(warehouse: Path, index_path: Path) -> int:
+def index_raw_chunks(warehouse: Path, index_path: Path) -> int:
     """Index every stored chunk (as dbt's chunks_for_index would, every route volatile)."""
     from ingestion.warehouse import connect
     from retrieval.embedder import HashingEmbedder
@@ -89,7 +89,7 @@ def ingest_and_index(corpus: SecretsCorpus, home: Path) -> None:
 
     warehouse = home / "warehouse.duckdb"
     ingest_all(warehouse, _specs(corpus), IngestionConfig(), home=home)
-    _index_from_raw(warehouse, home / "lancedb")
+    index_raw_chunks(warehouse, home / "lancedb")
 
 
 def _stored_text(warehouse: Path) -> tuple[str, str, dict[tuple[str, str], dict], set[str]]:
