@@ -11,8 +11,9 @@ Every kind is produced by one helper registered in :data:`REGISTRY` (use the
 ``bytes`` so that file names which are not valid UTF-8 can be created. Everything is
 deterministic (fixed seeds, fixed zip timestamps).
 
-Size / time budget: the whole corpus takes roughly 52 MB on disk (the 50 MiB single-line
-file dominates; the 1 GiB zip bomb is ~1 MB compressed) and generates in ~1 s.
+Size / time budget: the whole corpus takes roughly 82 MB on disk (the 50 MiB single-line
+file and the 30 MiB notebook dominate; the 1 GiB zip bomb is ~1 MB compressed, the 2 GiB
+sparse file a few KiB) and generates in ~1 s.
 """
 
 from __future__ import annotations
@@ -500,6 +501,92 @@ def _name_non_utf8(root: bytes) -> list[BadFile]:
 @register("name_leading_dash")
 def _name_dash(root: bytes) -> list[BadFile]:
     return _named_md(root, b"-rf.md", "name_leading_dash", "Leading dash names are not options")
+
+
+@register("pdf_xref_loop")
+def _xref_loop(root: bytes) -> list[BadFile]:
+    """A valid PDF plus an incremental-update xref section whose /Prev points at itself."""
+    base = _text_pdf(_PDF_LINES)
+    loop_at = len(base)
+    update = (b"xref\n0 1\n0000000000 65535 f \n"
+              b"trailer\n<< /Size 6 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+              % (loop_at, loop_at))
+    _write(root, b"xref_loop.pdf", base + update)
+    return [BadFile(b"xref_loop.pdf", "pdf_xref_loop", QUARANTINE)]
+
+
+@register("docx_zip_slip")
+def _zip_slip(root: bytes) -> list[BadFile]:
+    document = _DOC_HEAD + b"Quarterly plan." + _DOC_TAIL
+    _write_zip(_abs(root, b"slip.docx"), [
+        _deflated_entry(b"[Content_Types].xml", _CONTENT_TYPES),
+        _deflated_entry(b"_rels/.rels", _RELS),
+        _deflated_entry(b"word/document.xml", document),
+        _deflated_entry(b"../../../../tmp/kc-zip-slip.sh", b"#!/bin/sh\necho owned\n"),
+    ])
+    return [BadFile(b"slip.docx", "docx_zip_slip", QUARANTINE)]
+
+
+NOTEBOOK_OUTPUT_SIZE = 30 * 1024 * 1024  # one cell's output, base64 text
+
+
+@register("ipynb_huge_output")
+def _notebook_huge_output(root: bytes) -> list[BadFile]:
+    blob = (b"iVBORw0KGgo" * (NOTEBOOK_OUTPUT_SIZE // 11 + 1))[:NOTEBOOK_OUTPUT_SIZE]
+    head = (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": ['
+            b'{"cell_type": "markdown", "metadata": {}, "source": ["# Forecast notebook"]},'
+            b'{"cell_type": "code", "metadata": {}, "execution_count": 1, '
+            b'"source": ["plot(forecast)"], "outputs": [{"output_type": "display_data", '
+            b'"metadata": {}, "data": {"image/png": "')
+    _write(root, b"forecast.ipynb", [head, blob, b'"}}]}]}\n'])
+    return [BadFile(b"forecast.ipynb", "ipynb_huge_output", QUARANTINE)]
+
+
+@register("ipynb_not_json")
+def _notebook_not_json(root: bytes) -> list[BadFile]:
+    _write(root, b"broken.ipynb", b'{"cells": [{"cell_type": "markdown", "source": ["# Cut')
+    return [BadFile(b"broken.ipynb", "ipynb_not_json", QUARANTINE)]
+
+
+SPARSE_SIZE = 2 * 1024**3
+
+
+@register("sparse_2gb")
+def _sparse(root: bytes) -> list[BadFile]:
+    """2 GiB of apparent size, a few KiB on disk: size checks must come before any read."""
+    path = _write(root, b"sparse.txt", b"Sparse file header line.\n")
+    os.truncate(path, SPARSE_SIZE)
+    return [BadFile(b"sparse.txt", "sparse_2gb", QUARANTINE)]
+
+
+DEEP_LEVELS = 500
+
+
+@register("deep_dir_500")
+def _deep_dir(root: bytes) -> list[BadFile]:
+    """``deep/d/d/.../d/bottom.md``, 500 folders down. Ingestion stops walking at its depth
+    limit; the failure row names the first folder past it."""
+    from ingestion.sources import MAX_FOLDER_DEPTH
+
+    deepest = os.path.join(b"deep", *([b"d"] * (DEEP_LEVELS - 1)))
+    os.makedirs(_abs(root, deepest), exist_ok=True)
+    _write(root, os.path.join(deepest, b"bottom.md"), b"# Bottom\n\nFive hundred levels.\n")
+    first_too_deep = os.path.join(b"deep", *([b"d"] * MAX_FOLDER_DEPTH))
+    return [BadFile(first_too_deep, "deep_dir_500", QUARANTINE)]
+
+
+@register("good_ipynb")
+def _good_notebook(root: bytes) -> list[BadFile]:
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "metadata": {},
+         "source": ["# Churn analysis\n", "\n", "Churn rose after the March price change."]},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": ["df.churn.mean()"],
+         "outputs": [{"output_type": "execute_result", "metadata": {}, "execution_count": 1,
+                      "data": {"text/plain": ["0.0731"]}}]}]}
+    import json
+
+    _write(root, b"churn.ipynb", json.dumps(notebook).encode())
+    return [BadFile(b"churn.ipynb", "good_ipynb", INGEST, "Churn rose after the March price")]
 
 
 KINDS: tuple[str, ...] = tuple(REGISTRY)

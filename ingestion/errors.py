@@ -35,3 +35,8 @@ class ParserCrashed(IngestError):
 
 class UnsafePath(IngestError):
     pass
+
+
+class MalformedDocument(IngestError):
+    """The file's structure is broken in a way parsers loop or fail on (a looping PDF xref
+    chain, a notebook that is not JSON)."""

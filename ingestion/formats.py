@@ -4,7 +4,7 @@ from pathlib import PurePosixPath
 
 DOCUMENT_FORMATS = {
     ".md": "md", ".markdown": "md", ".txt": "txt", ".text": "txt", ".rst": "txt",
-    ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
+    ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx", ".ipynb": "ipynb",
 }
 # Source code and configuration read as plain text, sectioned by top-level definitions.
 CODE_SUFFIXES = {
@@ -18,7 +18,7 @@ CODE_NAMES = {"Makefile", "Dockerfile", "Procfile", "Jenkinsfile", ".env", "CODE
 
 
 def detect_format(path: str) -> str | None:
-    """'md' | 'txt' | 'html' | 'pdf' | 'docx' | 'code', or None for files we do not read."""
+    """'md' | 'txt' | 'html' | 'pdf' | 'docx' | 'ipynb' | 'code'; None for files not read."""
     name = PurePosixPath(path).name
     suffix = PurePosixPath(path).suffix.lower()
     if suffix in DOCUMENT_FORMATS:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from ingestion import errors
-from ingestion.archive_guard import check_docx
+from ingestion.archive_guard import check_docx, check_pdf_xref_chain
 from ingestion.decoding import decode_text
 
 
@@ -224,6 +224,40 @@ def code_elements(path: str, text: str) -> list[Element]:
     return out if len(out) > 1 else []
 
 
+# ---------------------------------------------------------------- notebooks (no worker)
+
+def notebook_elements(path: str, data: bytes) -> list[Element]:
+    """A Jupyter notebook's cells: markdown as text (``#`` lines as titles), code as code.
+    Outputs are dropped: they are results (often megabytes of data or images), not knowledge
+    someone wrote down."""
+    import json
+
+    try:
+        notebook = json.loads(data)
+        cells = notebook["cells"] if isinstance(notebook, dict) else None
+        if not isinstance(cells, list):
+            raise ValueError("no list of cells")
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise errors.MalformedDocument(f"not a valid Jupyter notebook (JSON with cells): "
+                                       f"{exc}"[:300]) from None
+    out = [Element("Title", path, 0)]
+    for cell in cells:
+        source = cell.get("source", "") if isinstance(cell, dict) else ""
+        text = "".join(source) if isinstance(source, list) else str(source)
+        if not text.strip():
+            continue
+        if cell.get("cell_type") == "code":
+            out.append(Element("Code", text, 0))
+            continue
+        for block in re.split(r"\n\s*\n", text):
+            heading = re.match(r"(#{1,6})\s+(.*)", block.strip())
+            if heading and "\n" not in block.strip():
+                out.append(Element("Title", heading.group(2), len(heading.group(1)) - 1))
+            elif block.strip():
+                out.append(Element("NarrativeText", block.strip(), 0))
+    return out if len(out) > 1 else []
+
+
 # ---------------------------------------------------------------- one entry point
 
 def parse_file(path: str, fmt: str, data: bytes, worker: ParserWorker) -> list[Element]:
@@ -242,7 +276,10 @@ def parse_file(path: str, fmt: str, data: bytes, worker: ParserWorker) -> list[E
     elif fmt == "pdf":
         if not data.lstrip()[:5] == b"%PDF-":
             raise errors.IngestError("not a PDF file (no %PDF- header)")
+        check_pdf_xref_chain(data)
         elements = worker.partition(fmt, data)
+    elif fmt == "ipynb":
+        elements = notebook_elements(path, data)
     else:
         raise errors.IngestError(f"unsupported format {fmt!r}")
     if not any(e.text.strip() for e in elements):

@@ -21,7 +21,7 @@ create table if not exists raw.documents (
     document_id          varchar primary key, -- hash(source_id, path)
     source_id            varchar not null,
     path                 varchar not null,    -- relative to the source root
-    format               varchar not null,    -- md | txt | html | pdf | docx | code
+    format               varchar not null,    -- md | txt | html | pdf | docx | ipynb | code
     title                varchar,
     current_content_hash varchar,             -- null after deletion
     first_seen_at        timestamptz not null,

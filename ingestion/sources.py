@@ -18,6 +18,10 @@ from ingestion.config import IngestionConfig, SourceSpec
 from ingestion.formats import detect_format
 from ingestion.globs import selected
 
+# Deeper folders are not walked: nothing real nests this far, and a path that long breaks
+# tools downstream (PATH_MAX is 4096 bytes; 500 levels of long names exceed it).
+MAX_FOLDER_DEPTH = 64
+
 
 @dataclass
 class Candidate:
@@ -107,6 +111,10 @@ def list_folder(spec: SourceSpec, cfg: IngestionConfig) -> Listing:
             if entry.is_dir(follow_symlinks=False):
                 if not selected(path + "/", ("**",), excludes):
                     listing.skipped += 1
+                elif rel.count(b"/") + 1 > MAX_FOLDER_DEPTH:
+                    listing.rejected.append(Rejected(
+                        path, f"folder nested deeper than {MAX_FOLDER_DEPTH} levels: not walked",
+                        "UnsafePath"))
                 else:
                     stack.append(rel)
                 continue

@@ -21,6 +21,12 @@ EXPECTED_CLASS = {
     "huge_single_line": "FileTooLarge",
     "symlink_outside": "UnsafePath",
     "symlink_loop": "UnsafePath",
+    "pdf_xref_loop": "MalformedDocument",
+    "docx_zip_slip": "UnsafeArchive",
+    "ipynb_huge_output": "FileTooLarge",
+    "ipynb_not_json": "MalformedDocument",
+    "sparse_2gb": "FileTooLarge",
+    "deep_dir_500": "UnsafePath",
 }
 
 
@@ -51,6 +57,20 @@ def test_every_bad_file_is_quarantined_with_its_reason(bad_run):
         assert path in failures, f"{f.kind} ({path!r}) was not quarantined"
         assert failures[path][0] == EXPECTED_CLASS[f.kind], (f.kind, failures[path])
         assert failures[path][1]  # a human-readable reason
+
+
+def test_at_least_eighteen_kinds_are_quarantined_none_crash_none_hang(bad_run):
+    files, report, failures, _ = bad_run
+    quarantined = {f.kind for f in files if f.expect == "quarantine"}
+    assert len(quarantined) >= 18
+    assert report.failed == len(failures) >= len(quarantined)
+    assert report.seconds < 120  # the bombs, the sparse file and the loop are refused, not read
+    reasons = {f.kind: failures[display_path(f.relpath)][1] for f in files
+               if f.expect == "quarantine" and f.kind != "unreadable"}
+    assert "loops" in reasons["pdf_xref_loop"]
+    assert "zip slip" in reasons["docx_zip_slip"]
+    assert "2048.0 MiB" in reasons["sparse_2gb"]
+    assert "deeper than 64 levels" in reasons["deep_dir_500"]
 
 
 def test_valid_files_with_awkward_encodings_or_names_are_ingested(bad_run):
