@@ -361,6 +361,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Privacy and reliability figures as one table; exit 1 when a figure misses its goal."""
+    from knowledge_compiler.audit import audit_and_report, format_table
+
+    rows, path = audit_and_report(args.config, args.probe)
+    print(format_table(rows))
+    failed = sum(r["passed"] is False for r in rows)
+    print(f"\nkc audit: {len(rows)} figures, {failed} failed; written to {path}")
+    return 1 if failed else 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """The Dagster UI and the MLflow UI on localhost, stopped together by Ctrl-C."""
     from knowledge_compiler.ui import run_ui_forever
@@ -408,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=cmd_ask)
     sub.add_parser("eval", help="evaluate every tenant and print arms x question sets"
                    ).set_defaults(func=cmd_eval)
+    audit = sub.add_parser("audit", help="privacy and reliability figures, as one table")
+    audit.add_argument("--probe", action="append", help="run only this probe (repeatable)")
+    audit.set_defaults(func=cmd_audit)
     ui = sub.add_parser("ui", help="start the Dagster and MLflow UIs on localhost")
     ui.add_argument("--dagster-port", type=int, default=3000)
     ui.add_argument("--mlflow-port", type=int, default=5000)
