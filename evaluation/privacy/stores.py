@@ -85,7 +85,7 @@ def find_in_stores(home: Path, needles: Mapping[str, Iterable[str]], *,
     """For each key of ``needles``, the stores holding any of its strings (empty: not found);
     and the stores that exist and were searched."""
     for key, strings in needles.items():
-        short = [s for s in strings if len(s) < 12]
+        short = [s for s in strings if len(s) < 8]
         if short:  # a short needle would match unrelated text and report false leaks
             raise ValueError(f"needle for {key!r} is too short to search reliably: {short[0]!r}")
     found: dict[str, set[str]] = {key: set() for key in needles}
