@@ -43,7 +43,9 @@ def _planted_northwind(settings) -> dict[str, list[str]] | None:
 def configured_store_rows(settings) -> list[Row]:
     """Planted Northwind secrets/PII found per store, and chunks the scrubber would still
     redact (a re-scan of what was stored)."""
-    from evaluation.privacy.stores import STORES, find_in_stores, store_texts
+    import duckdb
+
+    from evaluation.privacy.stores import find_in_stores
     from ingestion.scrub import contains_secret
 
     home = settings.kc_home
@@ -59,15 +61,23 @@ def configured_store_rows(settings) -> list[Row]:
             rows.append(row("secrets in stores", f"{store} ({home.name})",
                             f"planted Northwind secrets/PII found (of {len(needles)})",
                             len(hits), "0", not hits))
-    rescan: dict[str, int] = dict.fromkeys(STORES, 0)
-    present = set()
-    for store, text in store_texts(home):
-        present.add(store)
-        rescan[store] += sum(1 for part in text.split("\n") if contains_secret(part))
-    for store in sorted(present):
-        rows.append(row("secrets in stores", f"{store} ({home.name})",
-                         "stored rows the scrubber flags on a re-scan", rescan[store], "0",
-                         rescan[store] == 0))
+    # Stored document text only: ids and hashes elsewhere are hex by design.
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        texts = [t for (t,) in con.execute("select text from raw.chunks").fetchall()]
+    finally:
+        con.close()
+    flagged = sum(1 for t in texts if contains_secret(t))
+    rows.append(row("secrets in stores", f"duckdb raw.chunks ({home.name})",
+                    "chunks the scrubber flags on a re-scan", flagged, "0", flagged == 0))
+    if (settings.index_path / "chunks.lance").exists():
+        import lancedb
+
+        table = lancedb.connect(str(settings.index_path)).open_table("chunks")
+        texts = table.search().select(["text"]).limit(None).to_arrow().column("text")
+        flagged = sum(1 for t in texts.to_pylist() if contains_secret(t))
+        rows.append(row("secrets in stores", f"lancedb chunks ({home.name})",
+                        "chunks the scrubber flags on a re-scan", flagged, "0", flagged == 0))
     return rows
 
 

@@ -30,8 +30,8 @@ def config(tmp_path, monkeypatch):
 
 def test_clean_stores_pass(config):
     rows = run_audit(load_settings(config), probes=("stores",))
-    assert rows == [{"probe": "secrets in stores", "subject": "duckdb (home)",
-                     "figure": "stored rows the scrubber flags on a re-scan", "value": 0,
+    assert rows == [{"probe": "secrets in stores", "subject": "duckdb raw.chunks (home)",
+                     "figure": "chunks the scrubber flags on a re-scan", "value": 0,
                      "goal": "0", "passed": True}]
 
 
@@ -41,7 +41,7 @@ def test_a_stored_secret_fails_the_audit_and_the_command(config, capsys):
     con.close()
     assert main(["--config", str(config), "audit", "--probe", "stores"]) == 1
     out = capsys.readouterr().out
-    assert "stored rows the scrubber flags on a re-scan" in out and "FAIL" in out
+    assert "chunks the scrubber flags on a re-scan" in out and "FAIL" in out
     report = json.loads((config.parent / "home" / "reports" / "audit.json").read_text())
     assert report["rows"][0]["value"] == 1 and report["rows"][0]["passed"] is False
 
