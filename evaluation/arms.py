@@ -27,7 +27,7 @@ from retrieval.access import Principal
 from retrieval.index import ChunkIndex
 from retrieval.search import HIT_COLUMNS, Hit, Mode, rrf_fuse, search
 from training.generate import answer as generate_answers
-from training.prompting import prompt_ids
+from training.prompting import UNKNOWN_ANSWER, prompt_ids
 
 ARMS = ("base", "compiled", "compiled_sft", "rag", "full_context", "hybrid")
 ANSWERING_ARMS = frozenset(ARMS)
@@ -44,6 +44,9 @@ class AnsweringModel:
     tokenizer: Any
     window: int
     name: str = "model"
+    # Reads the context arms' passages instead of the generator when set (see training.reader:
+    # kc-base cannot read from context). Questions without passages are still generated.
+    reader: Any = None
 
     @classmethod
     def load(cls, base_path: str | Path, adapter_dir: str | Path | None = None,
@@ -349,19 +352,52 @@ def answer_questions(questions: Sequence[str], arm: str, bundle: AnsweringModel,
                              _resolve(principal, tenants[i] if tenants else None)
                              if arm in CONTEXT_ARMS else None, settings, corpus)
                     for i in batch]
-        started = time.perf_counter()
-        contexts = [p.passages for p in prepared]
-        texts = generate_answers(bundle.model, bundle.tokenizer, [p.question for p in prepared],
-                                 contexts if any(contexts) else None,
-                                 max_new_tokens=settings.max_new_tokens,
-                                 batch_size=settings.batch_size)
-        generation_s = (time.perf_counter() - started) / len(prepared)
-        out += [Answer(text=text, arm=arm, citations=[citation(h) for h in p.hits],
-                       prompt_tokens=p.prompt_tokens, latency_s=p.retrieval_s + generation_s,
-                       reader=bundle.name, context_added=p.context_added,
-                       truncated=p.truncated, share_fit=p.share_fit, question=p.question)
-                for text, p in zip(texts, prepared, strict=True)]
+        out += _answer_batch(prepared, arm, bundle, settings)
     return out
+
+
+def _answer_batch(prepared: list[_Prepared], arm: str, bundle: AnsweringModel,
+                  settings: ArmSettings) -> list[Answer]:
+    """Generate the closed-book items; with a reader, read the items that have passages. In
+    the hybrid arm a reader's abstention falls back to the adapter's closed-book answer."""
+    texts: list[str | None] = [None] * len(prepared)
+    readers = [bundle.name] * len(prepared)
+    seconds = [0.0] * len(prepared)
+    read = [i for i, p in enumerate(prepared) if p.passages and bundle.reader is not None]
+    if read:
+        started = time.perf_counter()
+        readings = bundle.reader.read([prepared[i].question for i in read],
+                                      [prepared[i].passages for i in read],
+                                      batch_size=settings.batch_size)
+        each = (time.perf_counter() - started) / len(read)
+        for i, reading in zip(read, readings, strict=True):
+            seconds[i] = each
+            if arm == "hybrid" and reading.text == UNKNOWN_ANSWER:
+                # The weights answer instead, closed-book: the passages were not used.
+                p = prepared[i]
+                prepared[i] = _Prepared(p.question, None, [],
+                                        len(prompt_ids(bundle.tokenizer, p.question, None)),
+                                        p.retrieval_s)
+                continue
+            texts[i], readers[i] = reading.text, bundle.reader.name
+    todo = [i for i, text in enumerate(texts) if text is None]
+    if todo:
+        started = time.perf_counter()
+        contexts = [prepared[i].passages if bundle.reader is None else None for i in todo]
+        generated = generate_answers(bundle.model, bundle.tokenizer,
+                                     [prepared[i].question for i in todo],
+                                     contexts if any(contexts) else None,
+                                     max_new_tokens=settings.max_new_tokens,
+                                     batch_size=settings.batch_size)
+        each = (time.perf_counter() - started) / len(todo)
+        for i, text in zip(todo, generated, strict=True):
+            texts[i] = text
+            seconds[i] += each
+    return [Answer(text=text, arm=arm, citations=[citation(h) for h in p.hits],
+                   prompt_tokens=p.prompt_tokens, latency_s=p.retrieval_s + sec,
+                   reader=reader, context_added=p.context_added, truncated=p.truncated,
+                   share_fit=p.share_fit, question=p.question)
+            for text, p, reader, sec in zip(texts, prepared, readers, seconds, strict=True)]
 
 
 def answer_question(question: str, arm: str, bundle: AnsweringModel,

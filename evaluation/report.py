@@ -129,6 +129,20 @@ def markdown_table(summary: Mapping[str, Any]) -> str:
     gains = summary.get("gain_recovery") or {}
     lines += ["", "Gain recovery (compiled - base) / (max(rag, rag_ceiling) - base): "
               + ", ".join(f"{s} {_fmt(gains.get(s))}" for s in sets)]
+    readers = (summary.get("models") or {}).get("readers") or {}
+    if readers:
+        lines += ["", "Readers: " + "; ".join(f"{a}: {r}" for a, r in readers.items())]
+    forgot = summary.get("forgetting") or {}
+    if forgot:
+        lines += ["", "Forgetting on the base's own held-out questions (base -> compiled): "
+                  + ", ".join(f"{k} {_fmt(v['base'])} -> {_fmt(v['compiled'])}"
+                              for k, v in forgot.items())]
+    cap = summary.get("capacity") or {}
+    if cap:
+        lines += ["", f"Capacity: {_fmt(cap['facts_recalled'])} of {cap['facts_trained']} "
+                  f"trained facts recalled (held-out gain {_fmt(cap['heldout_gain'])}) x "
+                  f"{_fmt(cap['bits_per_fact'])} bits / {cap['trainable_parameters']:,} "
+                  f"trainable parameters = {cap['bits_per_parameter']:.4f} bits per parameter"]
     return "\n".join(lines) + "\n"
 
 

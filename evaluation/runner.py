@@ -25,6 +25,7 @@ from typing import Any
 
 from evaluation.arms import (
     ARMS,
+    CONTEXT_ARMS,
     Answer,
     AnsweringModel,
     ArmSettings,
@@ -155,7 +156,7 @@ def evaluate(sets: Mapping[str, Sequence[Question]], models: Mapping[str, Answer
         "results": results,
         "gain_recovery": {qset: _gain(by_arm) for qset, by_arm in results.items()},
         "models": dict(model_info or {}) | {
-            "readers": {arm: models[arm].name for arm in chosen},
+            "readers": {arm: _reader_name(arm, models[arm]) for arm in chosen},
             "windows": {arm: models[arm].window for arm in chosen}},
         "settings": {"k": settings.k, "mode": settings.mode,
                      "max_new_tokens": settings.max_new_tokens,
@@ -170,6 +171,56 @@ def evaluate(sets: Mapping[str, Sequence[Question]], models: Mapping[str, Answer
         "host": platform.node(),
     }
     return EvaluationResult(summary, answers, {k: list(v) for k, v in sets.items() if v})
+
+
+def _reader_name(arm: str, model: AnsweringModel) -> str:
+    if model.reader is None or arm not in CONTEXT_ARMS:
+        return model.name
+    if arm == "hybrid":
+        return f"{model.reader.name} (extractive; {model.name} when it abstains or no context)"
+    return f"{model.reader.name} (extractive)"
+
+
+def forgetting(base: AnsweringModel, compiled: AnsweringModel,
+               sets: Mapping[str, Sequence[Any]], max_new_tokens: int = 16) -> dict[str, Any]:
+    """Closed-book exact match of the base and the compiled model on the base's own held-out
+    sets (e.g. kc-base's skills curriculum): forgetting = base - compiled, per set."""
+    from training.generate import evaluate_closed_book
+
+    out: dict[str, Any] = {}
+    for name, questions in sets.items():
+        if not questions:
+            continue
+        before = evaluate_closed_book(base.model, base.tokenizer, questions, max_new_tokens)
+        after = evaluate_closed_book(compiled.model, compiled.tokenizer, questions,
+                                     max_new_tokens)
+        out[name] = {"n": len(questions), "base": before, "compiled": after,
+                     "forgetting": before - after}
+    return out
+
+
+def capacity_figures(summary: Mapping[str, Any], facts_trained: int, bits_per_fact: float,
+                     trainable_parameters: int) -> dict[str, Any]:
+    """Bits stored per trainable parameter: facts recalled (held-out exact-match gain of the
+    compiled arm over the base, times the facts trained) x bits per fact / trainable params.
+
+    >>> f = capacity_figures({"results": {"heldout_synthetic": {"base": {"exact_match": 0.1},
+    ...     "compiled": {"exact_match": 0.6}}}}, 400, 24.0, 675_840)
+    >>> f["facts_recalled"], round(f["bits_per_parameter"], 5)
+    (200.0, 0.0071)
+    """
+    from evaluation.metrics import bits_per_parameter
+
+    heldout = summary.get("results", {}).get("heldout_synthetic", {})
+    base, compiled = _em(heldout, "base"), _em(heldout, "compiled")
+    if base is None or compiled is None:
+        return {}
+    recalled = max(0.0, compiled - base) * facts_trained
+    return {"facts_trained": facts_trained, "heldout_gain": compiled - base,
+            "facts_recalled": recalled, "bits_per_fact": bits_per_fact,
+            "trainable_parameters": trainable_parameters,
+            "bits_per_parameter": bits_per_parameter(recalled * bits_per_fact,
+                                                     trainable_parameters)}
 
 
 def _em(by_arm: Mapping[str, Any], arm: str) -> float | None:

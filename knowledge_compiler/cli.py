@@ -42,6 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         stages = run_stages(defs, instance, settings.tenants, log_level=args.log_level,
                             compile_tenants=not getattr(args, "refresh_only", False),
+                            parallel_tenants=settings.training.parallel_tenants,
                             on_stage=report)
         failed = [s for s in stages if not s.success]
         if failed:

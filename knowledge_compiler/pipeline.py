@@ -1,9 +1,17 @@
 """Run the asset graph in stages through Dagster, in-process: one refresh run (ingest → dbt →
 index, unpartitioned), then one compile run per tenant partition (QA sets → adapters →
-evaluation). Dagster runs one partitioning per run, hence the stages."""
+evaluation). Dagster runs one partitioning per run, hence the stages.
+
+With `parallel_tenants` > 1 the compile runs in three steps: QA synthesis (the warehouse
+writer) tenant after tenant; then the shared base model and the extractive reader built side by
+side; then the training and evaluation runs of several tenants side by side. Side-by-side runs
+each get their own process (one torch thread each: on 2 cores two trainings take the time of one).
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +20,8 @@ import dagster as dg
 
 REFRESH_GROUPS = ("ingestion", "warehouse", "index")
 COMPILE_GROUPS = ("training", "evaluation")
+SYNTHESIS_ASSETS = ("qa_dataset",)  # writes the warehouse: one tenant at a time
+SHARED_MODEL_ASSETS = ("base_model", "reader_model")  # built once, shared by the tenants
 
 
 @dataclass
@@ -21,7 +31,7 @@ class StageResult:
     run_id: str
     seconds: float
     failed_steps: list[str]
-    result: dg.ExecuteInProcessResult
+    result: dg.ExecuteInProcessResult | None  # None for a run made in a worker process
 
 
 def _materialize(defs: dg.Definitions, selection: dg.AssetSelection,
@@ -33,30 +43,86 @@ def _materialize(defs: dg.Definitions, selection: dg.AssetSelection,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
 
 
+def _stage(name: str, started: float, result: dg.ExecuteInProcessResult) -> StageResult:
+    return StageResult(name, result.success, result.run_id, time.perf_counter() - started,
+                       [e.step_key for e in result.all_events if e.is_step_failure], result)
+
+
+def _run_in_worker(name: str, assets: tuple[str, ...] | None, partitions: list[str],
+                   log_level: str) -> tuple[bool, str, float, list[str]]:
+    """Materialize `assets` (None: the tenant's training and evaluation, less the synthesis and
+    shared models already run) for each partition in turn, in a fresh spawned process: the
+    instance and the project settings come from DAGSTER_HOME and KC_CONFIG in the environment."""
+    from dagster_project.definitions import defs
+    from dagster_project.defs.training.partitions import sync_tenant_partitions
+
+    started = time.perf_counter()
+    selection = (dg.AssetSelection.assets(*assets) if assets else
+                 dg.AssetSelection.groups(*COMPILE_GROUPS)
+                 - dg.AssetSelection.assets(*SYNTHESIS_ASSETS, *SHARED_MODEL_ASSETS))
+    with dg.DagsterInstance.get() as instance:
+        sync_tenant_partitions(instance, partitions)
+        for partition in partitions:
+            stage = _stage(name, started,
+                           _materialize(defs, selection, instance, log_level, partition))
+            if not stage.success:
+                break
+    return stage.success, stage.run_id, time.perf_counter() - started, stage.failed_steps
+
+
 def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, tenants: list[str], *,
                refresh: bool = True, compile_tenants: bool = True, log_level: str = "INFO",
                compile_selection: dg.AssetSelection | None = None,
+               parallel_tenants: int = 1,
                on_stage: Callable[[StageResult], None] | None = None) -> list[StageResult]:
     """Run the stages in order; stop at the first that fails."""
     from dagster_project.defs.training.partitions import sync_tenant_partitions
 
+    side_by_side = (compile_tenants and compile_selection is None and parallel_tenants > 1
+                    and len(tenants) > 1)
     stages: list[tuple[str, dg.AssetSelection, str | None]] = []
     if refresh:
         stages.append(("refresh", dg.AssetSelection.groups(*REFRESH_GROUPS), None))
     if compile_tenants:
         sync_tenant_partitions(instance, tenants)
-        selection = compile_selection or dg.AssetSelection.groups(*COMPILE_GROUPS)
-        stages += [(f"compile {t}", selection, t) for t in tenants]
+        if side_by_side:
+            stages += [(f"synthesize {t}", dg.AssetSelection.assets(*SYNTHESIS_ASSETS), t)
+                       for t in tenants]
+        else:
+            selection = compile_selection or dg.AssetSelection.groups(*COMPILE_GROUPS)
+            stages += [(f"compile {t}", selection, t) for t in tenants]
     results = []
     for name, selection, partition in stages:
         started = time.perf_counter()
-        result = _materialize(defs, selection, instance, log_level, partition)
-        stage = StageResult(name, result.success, result.run_id,
-                            time.perf_counter() - started,
-                            [e.step_key for e in result.all_events if e.is_step_failure], result)
+        stage = _stage(name, started,
+                       _materialize(defs, selection, instance, log_level, partition))
         results.append(stage)
         if on_stage:
             on_stage(stage)
-        if not result.success:
-            break
+        if not stage.success:
+            return results
+    if side_by_side:
+        for jobs in ([(name, (name,), tenants) for name in SHARED_MODEL_ASSETS],
+                     [(f"compile {t}", None, [t]) for t in tenants]):
+            results += _side_by_side(jobs, parallel_tenants, log_level, on_stage)
+            if not all(r.success for r in results):
+                break
+    return results
+
+
+def _side_by_side(jobs: list[tuple[str, tuple[str, ...] | None, list[str]]], workers: int,
+                  log_level: str,
+                  on_stage: Callable[[StageResult], None] | None) -> list[StageResult]:
+    results = []
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)),
+                                                mp_context=context) as pool:
+        futures = {pool.submit(_run_in_worker, name, assets, partitions, log_level): name
+                   for name, assets, partitions in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            success, run_id, seconds, failed = future.result()
+            stage = StageResult(futures[future], success, run_id, seconds, failed, None)
+            results.append(stage)
+            if on_stage:
+                on_stage(stage)
     return results

@@ -100,6 +100,15 @@ class EvaluationSettings(_Strict):
     per_set_limit: int | None = Field(40, ge=1, description="questions sampled per set (seeded)")
     k: int = Field(3, ge=1, le=20, description="retrieved chunks per question")
     max_stale_error: float = Field(0.2, ge=0, le=1)
+    reader: Literal["auto", "extractive", "generator"] = Field(
+        "auto", description="who reads the context arms' passages: the generator itself, or "
+        "kc-reader (extractive, built from the same MiniLM weights on the generic curriculum); "
+        "auto: kc-reader when the base is kc-base, which cannot read (0.00 measured)")
+    reader_config: dict[str, Any] = Field({}, description="fields of training.reader."
+                                                           "ReaderConfig")
+
+    def extractive(self, base: str) -> bool:
+        return self.reader == "extractive" or (self.reader == "auto" and base == "kc-base")
 
 
 class MLflowSettings(_Strict):
@@ -117,6 +126,13 @@ class TrainingSettings(_Strict):
     max_notes: int | None = Field(None, ge=0)
     min_train_accuracy: float = Field(0.3, ge=0, le=1, description="asset check threshold")
     max_adapter_mb: float = Field(50.0, gt=0)
+    parallel_tenants: int = Field(
+        1, ge=1, description="tenants trained and evaluated side by side, each in its own "
+        "process (`kc run`); 2 suits a 2-core machine with torch_threads 1")
+    torch_threads: int | None = Field(
+        1, ge=1, description="intra-op CPU threads for training and evaluation (null: torch's "
+        "default). One, because on a CPU shared with other work one thread beat two by 5x here; "
+        "tenants then train side by side (training.parallel_tenants)")
     synthesis: dict[str, Any] = Field(
         {}, description="fields of training.synthesis.SynthesisConfig (paraphrases per fact, ...)")
     teacher: dict[str, Any] | None = Field(

@@ -95,3 +95,31 @@ def test_promotion_decision_both_ways() -> None:
     assert promotion_decision(_summary(0.5, 0.4, stale=None), champion).promote
     nothing = promotion_decision({"results": {}}, champion)
     assert not nothing.promote and "no held-out set" in nothing.reason
+
+
+def test_runner_forgetting_is_base_minus_compiled(base_bundle: AnsweringModel,
+                                                  compiled_bundle: AnsweringModel) -> None:
+    from evaluation.runner import forgetting
+    from training.generate import answer
+
+    questions = ["Who owns Zarnik Pay?", "Which port does the Orvik Relay listen on?"]
+    # Gold = what the base model itself says: base exact match is 1.0 by construction.
+    golds = answer(base_bundle.model, base_bundle.tokenizer, questions, None, 3)
+    compiled = answer(compiled_bundle.model, compiled_bundle.tokenizer, questions, None, 3)
+    figures = forgetting(base_bundle, compiled_bundle,
+                         {"own": [{"question": q, "answer": g}
+                                  for q, g in zip(questions, golds, strict=True)]}, 3)
+    own = figures["own"]
+    expected = sum(c == g for c, g in zip(compiled, golds, strict=True)) / 2
+    assert own["n"] == 2 and own["base"] == 1.0
+    assert own["compiled"] == expected
+    assert own["forgetting"] == pytest.approx(1.0 - expected)
+
+
+def test_runner_capacity_needs_both_arms() -> None:
+    from evaluation.runner import capacity_figures
+
+    assert capacity_figures({"results": {}}, 10, 24.0, 100) == {}
+    worse = capacity_figures({"results": {"heldout_synthetic": {
+        "base": {"exact_match": 0.5}, "compiled": {"exact_match": 0.25}}}}, 10, 24.0, 100)
+    assert worse["facts_recalled"] == 0.0 and worse["bits_per_parameter"] == 0.0

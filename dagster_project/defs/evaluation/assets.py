@@ -2,6 +2,7 @@
 promotion gate that moves `@champion` only when the candidate is at least as good."""
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,16 +11,23 @@ import mlflow
 
 from dagster_project.defs.index.resources import EmbedderResource
 from dagster_project.defs.training.mlflow_resource import MLflowTracking
-from dagster_project.defs.training.model_assets import adapter_dirs, grpo_adapter, sft_adapter
+from dagster_project.defs.training.model_assets import (
+    adapter_dirs,
+    grpo_adapter,
+    reader_dir,
+    reader_model,
+    sft_adapter,
+)
 from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.resources import KCSettings, Warehouse
 from evaluation.arms import AnsweringModel, ArmSettings
 from evaluation.question_sets import load_question_sets
 from evaluation.report import write_report
-from evaluation.runner import evaluate, promotion_decision
+from evaluation.runner import capacity_figures, evaluate, forgetting, promotion_decision
 from retrieval.access import Principal
 from retrieval.index import ChunkIndex
 from training import registry
+from training.trainers import torch_threads
 
 
 def tenant_principal(settings, tenant: str) -> Principal:
@@ -50,8 +58,45 @@ def _routing_and_capacity(con) -> tuple[dict, dict]:
     return routing, capacity
 
 
+def _forgetting(settings, models) -> dict:
+    """kc-base only: its own curriculum's held-out sets, before and after the adapter."""
+    from dagster_project.defs.training.model_assets import _base_path
+    from training.curriculum import Curriculum
+
+    _, _, config = _base_path(settings)
+    if config is None:  # a user's base model: no held-out set of its own knowledge here
+        return {}
+    sets = Curriculum(config.curriculum).evaluation_sets()
+    keep = ("train_templates", "heldout_templates", "notes_only")
+    return forgetting(models["base"], models["compiled"], {k: sets[k] for k in keep},
+                      config.max_new_tokens)
+
+
+def _capacity(settings, summary: dict, tenant: str, sft_adapter_dir: Path) -> dict:
+    """Bits per trainable parameter of the tenant's SFT adapter (see capacity_figures)."""
+    from safetensors import safe_open
+
+    from dagster_project.defs.training.compile import training_data
+    from ingestion.warehouse import connect
+
+    weights = sft_adapter_dir / "adapter_model.safetensors"
+    if not weights.exists():
+        return {}
+    with safe_open(str(weights), "pt") as f:
+        trainable = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+    with connect(settings.warehouse_path, read_only=True) as con:
+        facts, pairs = con.execute(
+            "select count(distinct fact_id), count(*) from qa.pairs where tenant = ? and "
+            "split = 'train' and not superseded", [tenant]).fetchone()
+        if settings.training.max_train_pairs is not None and pairs:
+            # Capped by whole facts: the share of pairs kept is the share of facts kept.
+            kept, _ = training_data(con, tenant, settings.training.max_train_pairs, 0)
+            facts = round(facts * len(kept) / pairs)
+    return capacity_figures(summary, int(facts), settings.policy.bits_per_fact, trainable)
+
+
 @dg.asset(partitions_def=TENANTS, group_name="evaluation", kinds={"mlflow", "html"},
-          deps=[sft_adapter, grpo_adapter, dg.AssetKey("rag_index")],
+          deps=[sft_adapter, grpo_adapter, reader_model, dg.AssetKey("rag_index")],
           check_specs=[dg.AssetCheckSpec("promotion_gate", asset="evaluation_report")])
 def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                       warehouse: Warehouse, embedder: EmbedderResource,
@@ -72,13 +117,28 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
     models["compiled"] = AnsweringModel.load(base, compiled_dir, name="compiled")
     models["hybrid"] = models["compiled"]
     models["rag"] = models["full_context"] = models["base"]
+    reader_path = reader_dir(settings)
+    if reader_path is not None:  # the context arms read with kc-reader (see training.reader)
+        from dataclasses import replace
+
+        from training.reader import ExtractiveReader
+
+        reader = ExtractiveReader.load(reader_path)
+        models["rag"] = models["full_context"] = replace(models["base"], reader=reader)
+        models["hybrid"] = replace(models["compiled"], reader=reader)
     if grpo_dir is not None:
         models["compiled_sft"] = AnsweringModel.load(base, sft_dir, name="compiled_sft")
     index = ChunkIndex(settings.index_path, embedder.get())
-    result = evaluate(sets, models, index=index, principal=tenant_principal(settings, tenant),
-                      settings=ArmSettings(k=ev.k),
-                      model_info={"tenant": tenant, "base": str(base),
-                                  "compiled": str(compiled_dir), "compiled_sft": str(sft_dir)})
+    with torch_threads(settings.training.torch_threads):
+        result = evaluate(sets, models, index=index,
+                          principal=tenant_principal(settings, tenant),
+                          settings=ArmSettings(k=ev.k),
+                          model_info={"tenant": tenant, "base": str(base),
+                                      "compiled": str(compiled_dir),
+                                      "compiled_sft": str(sft_dir),
+                                      "reader": str(reader_path or "generator")})
+        result.summary["forgetting"] = _forgetting(settings, models)
+    result.summary["capacity"] = _capacity(settings, result.summary, tenant, sft_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = settings.reports_path / f"{stamp}-{tenant}"
     page = write_report(result, out_dir, routing=routing, capacity=capacity)

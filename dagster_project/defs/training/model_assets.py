@@ -19,7 +19,9 @@ from training import registry
 from training.base_model import KC_BASE, BaseModelConfig, build_base_model, resolve_model_path
 from training.grpo import GRPOSettings, train_grpo
 from training.mlflow_model import log_adapter
+from training.reader import KC_READER, ReaderConfig, build_reader
 from training.sft import SFTSettings, train_sft
+from training.trainers import torch_threads
 
 
 class _MLflowLoss(TrainerCallback):
@@ -55,7 +57,8 @@ def base_model(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     if config is None:
         return dg.MaterializeResult(metadata={"path": str(out_dir), "model": model_id,
                                               "built_now": False})
-    info = build_base_model(config, out_dir, progress=_progress(context, "base"))
+    with torch_threads(settings.training.torch_threads):
+        info = build_base_model(config, out_dir, progress=_progress(context, "base"))
     if info.built_now:
         mlflow_tracking.activate()
         with mlflow.start_run(run_name=f"kc-base-{info.config_hash}") as run:
@@ -72,6 +75,32 @@ def base_model(context: dg.AssetExecutionContext, kc_settings: KCSettings,
         "path": str(info.path), "config_hash": info.config_hash, "built_now": info.built_now,
         "build_seconds": round(info.seconds, 1), "parameters": info.n_parameters,
         "metrics": dg.MetadataValue.json(info.metrics)})
+
+
+@dg.asset(partitions_def=TENANTS, group_name="training", retry_policy=TRAINING_RETRY,
+          kinds={"pytorch"})
+def reader_model(context: dg.AssetExecutionContext,
+                 kc_settings: KCSettings) -> dg.MaterializeResult:
+    """kc-reader, the extractive reader of the context arms (when `evaluation.reader` says so):
+    built once per config hash from the offline MiniLM weights on the generic curriculum."""
+    settings = kc_settings.load()
+    if not settings.evaluation.extractive(settings.model.base):
+        return dg.MaterializeResult(metadata={"skipped": "the generator reads its own context"})
+    with torch_threads(settings.training.torch_threads):
+        info = build_reader(ReaderConfig.from_dict(settings.evaluation.reader_config),
+                            settings.models_path / KC_READER, progress=_progress(context, "reader"))
+    return dg.MaterializeResult(metadata={
+        "path": str(info.path), "config_hash": info.config_hash, "built_now": info.built_now,
+        "build_seconds": round(info.seconds, 1), "parameters": info.n_parameters,
+        "metrics": dg.MetadataValue.json(info.metrics)})
+
+
+def reader_dir(settings) -> Path | None:
+    """The built kc-reader folder, or None when the generator reads its own context."""
+    if not settings.evaluation.extractive(settings.model.base):
+        return None
+    config = ReaderConfig.from_dict(settings.evaluation.reader_config)
+    return settings.models_path / KC_READER / config.config_hash()
 
 
 def _built_base(settings) -> tuple[str, Path]:
@@ -160,8 +189,9 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     with mlflow.start_run(run_name=f"sft-{tenant}") as run:
         registry.log_config({"sft": settings.training.sft, "pairs": len(examples),
                              "notes": len(notes)}, "")
-        result = train_sft(base, examples, notes, settings=sft, out_dir=out,
-                           progress=_progress(context, "sft"), callbacks=[_MLflowLoss()])
+        with torch_threads(settings.training.torch_threads):
+            result = train_sft(base, examples, notes, settings=sft, out_dir=out,
+                               progress=_progress(context, "sft"), callbacks=[_MLflowLoss()])
         mlflow.log_metrics({"tokens_per_second": result.tokens_per_second,
                             "train_seconds": result.train_seconds,
                             "train_accuracy": result.train_accuracy or 0.0,
@@ -220,8 +250,10 @@ def grpo_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     mlflow_tracking.activate()
     with mlflow.start_run(run_name=f"grpo-{tenant}") as run:
         registry.log_config({"grpo": settings.training.grpo}, "")
-        result = train_grpo(base, sft_dir / "adapter", examples, settings=grpo, out_dir=out,
-                            progress=_progress(context, "grpo"), callbacks=[_MLflowLoss()])
+        with torch_threads(settings.training.torch_threads):
+            result = train_grpo(base, sft_dir / "adapter", examples, settings=grpo,
+                                out_dir=out, progress=_progress(context, "grpo"),
+                                callbacks=[_MLflowLoss()])
         for step, reward in result.reward_history:
             mlflow.log_metric("reward", reward, step=step)
         if result.accuracy_before is not None:
