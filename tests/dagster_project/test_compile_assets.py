@@ -27,6 +27,9 @@ training:
         eval_questions: 4}
   grpo: {trainer: {max_steps: 1, per_device_train_batch_size: 4, num_generations: 4,
                    max_completion_length: 4}, eval_questions: 0}
+evaluation:
+  reader_config: {n_examples: 16, eval_examples: 4, batch_size: 8, max_length: 128,
+                  curriculum: {n_entities: 10, eval_per_split: 3}}
 """
 
 
