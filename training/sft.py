@@ -187,10 +187,14 @@ def train_sft(base_path: str | Path, examples: Iterable[Any], notes: Iterable[An
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.monotonic() - started
     adapter = out / "adapter"
-    # Only the adapter: `load_causal_lm` rebuilds the same tokenizer from the base.
-    trainer.model.save_pretrained(adapter)
+    # Under DDP (`accelerate launch`) every process gets here with the same weights: the main
+    # one writes, the others wait until the adapter is complete.
+    main = trainer.is_world_process_zero()
+    if main:  # only the adapter: `load_causal_lm` rebuilds the same tokenizer from the base
+        trainer.model.save_pretrained(adapter)
+    trainer.accelerator.wait_for_everyone()
     accuracy = None
-    if settings.eval_questions and examples:
+    if settings.eval_questions and examples and main:
         sample = random.Random(settings.trainer.seed).sample(
             examples, min(settings.eval_questions, len(examples)))
         accuracy, _ = evaluate(trainer.model, tok, sample)
@@ -203,7 +207,9 @@ def train_sft(base_path: str | Path, examples: Iterable[Any], notes: Iterable[An
         train_seconds=seconds, train_accuracy=accuracy, global_step=trainer.state.global_step,
         resumed_from=resume_from.name if resume_from else None, n_examples=len(rows),
         n_replay=n_replay)
-    write_complete(out, result.to_json())
+    if main:
+        write_complete(out, result.to_json())
+    trainer.accelerator.wait_for_everyone()
     return result
 
 

@@ -139,11 +139,17 @@ class OwnHeadSFTTrainer(SFTTrainer):
 
 class CheckpointMarker(TrainerCallback):
     """Marks a checkpoint complete once the Trainer has written all of it (model, optimizer,
-    scheduler, RNG and trainer state); a run killed while saving leaves no marker."""
+    scheduler, RNG and trainer state); a run killed while saving leaves no marker.
+
+    Under DDP every process writes its RNG state into the folder and the Trainer does not wait
+    for them after saving: all processes meet here first, then the main one marks it.
+    """
 
     def on_save(self, args, state, control, **kwargs):
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
+        if state.is_world_process_zero and folder.is_dir():
             (folder / CHECKPOINT_MARKER).write_text(json.dumps({"step": state.global_step}))
 
 
@@ -157,8 +163,8 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
             continue
         if (folder / CHECKPOINT_MARKER).exists():
             complete.append(folder)
-        else:
-            shutil.rmtree(folder)
+        else:  # every DDP process may get here: another may have deleted it first
+            shutil.rmtree(folder, ignore_errors=True)
     return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
