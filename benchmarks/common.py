@@ -11,6 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
+# Every benchmark's rows carry these columns (more may follow as details).
+COLUMNS = ("benchmark", "peer", "ours", "theirs", "unit", "ratio", "goal", "passed")
+
+
+def result_row(benchmark: str, peer: str, ours: object, theirs: object, unit: str,
+               ratio: float | None, goal: str, passed: bool | None, **detail: object) -> dict:
+    """One result: our figure and the peer's, measured in the same run, and the goal.
+
+    ``ratio`` is ours / theirs unless the benchmark says otherwise in ``goal``; ``passed``
+    is None where there is no goal (a figure reported for context).
+    """
+    return {"benchmark": benchmark, "peer": peer, "ours": ours, "theirs": theirs,
+            "unit": unit, "ratio": ratio, "goal": goal, "passed": passed, **detail}
 
 
 def best_of(fn: Callable[[], object], repeat: int = 3) -> float:

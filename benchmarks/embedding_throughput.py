@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import COLUMNS, markdown_table, result_row, write_results
 from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
@@ -29,6 +29,7 @@ from retrieval import ChunkIndex, SentenceTransformerEmbedder  # noqa: E402
 TARGET_TOKENS = 140
 BATCH_SIZE = 32
 REPEAT = 2
+GOAL = 1.2
 
 
 def chunk_texts(embedder: SentenceTransformerEmbedder, n: int) -> tuple[list[str], float]:
@@ -128,18 +129,20 @@ def main() -> None:
     embed_s = min(embed for _, embed in our_runs)
 
     results = [
-        {"path": "bare model.encode", "texts": n, "seconds": bare_s, "chunks_per_s": n / bare_s,
-         "ratio_to_bare": 1.0},
-        {"path": "our embedder (embed only)", "texts": n, "seconds": embed_s,
-         "chunks_per_s": n / embed_s, "ratio_to_bare": embed_s / bare_s},
-        {"path": "our ChunkIndex.sync (embed + write)", "texts": n, "seconds": ours_s,
-         "chunks_per_s": n / ours_s, "ratio_to_bare": ours_s / bare_s},
+        result_row(f"ChunkIndex.sync: embed + index write ({n} chunks)", "bare model.encode",
+                   ours_s, bare_s, "s", ours_s / bare_s, f"<= {GOAL:g}", ours_s / bare_s <= GOAL,
+                   ours_chunks_per_s=n / ours_s, peer_chunks_per_s=n / bare_s),
+        result_row(f"our embedder alone ({n} chunks)", "bare model.encode", embed_s, bare_s, "s",
+                   embed_s / bare_s, f"<= {GOAL:g}", embed_s / bare_s <= GOAL,
+                   ours_chunks_per_s=n / embed_s, peer_chunks_per_s=n / bare_s),
     ]
     path = write_results("embedding_throughput", results, notes=(
         f"all-MiniLM-L6-v2 on CPU, {embedder.threads} torch thread(s), batch {BATCH_SIZE}, "
         f"{n} texts of {mean_tokens:.0f} tokens on average, best of {REPEAT} interleaved runs. "
-        "ratio_to_bare = seconds / bare seconds (above 1: slower than the bare call)."))
-    print(markdown_table(results, ["path", "texts", "seconds", "chunks_per_s", "ratio_to_bare"]))
+        "ratio = seconds / bare seconds (above 1: slower than the bare call); goal: "
+        "everything around the model (validation, hashing, merge_insert, indexes) costs at "
+        "most a fifth of the model's own time."))
+    print(markdown_table(results, list(COLUMNS)))
     print(f"wrote {path}")
 
 

@@ -1,54 +1,141 @@
 """`make bench`: run every benchmark side by side and write benchmarks/RESULTS.md (+ JSON).
 
-Each benchmark is its own process (clean memory and thread settings) and writes
-``benchmarks/out/<name>.json``; this collects them into one table per benchmark.
+Each benchmark is its own process (clean memory and thread settings, and its own peak
+memory, read with ``os.wait4``) and writes ``benchmarks/out/<name>.json`` with rows of the
+columns in ``benchmarks.common.COLUMNS``. This collects them into one summary table (every
+row: the peer, both figures, the ratio, the goal, pass/fail), a peak-memory table, and the
+details of each benchmark.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.common import OUT, markdown_table
+from benchmarks.common import COLUMNS, OUT, markdown_table, result_row
 
-BENCHMARKS = [
-    ("ingestion_vs_parser", []),
-    ("embedding_throughput", []),
-    ("index_search", ["--quick"]),
-    ("incremental_refresh", []),
+# (module, arguments, what its rows must cover) in the order they run.
+BENCHMARKS: list[tuple[str, list[str], str]] = [
+    ("ingestion_vs_parser", ["--repeat", "2"],
+     "ingestion vs the raw parser per format; git history vs git log --numstat"),
+    ("embedding_throughput", ["--quick"], "embedding + index write vs bare model.encode"),
+    ("index_search", ["--bench"], "retrieval p50/p95 and recall@10 vs numpy exact, 10k and 100k"),
+    ("incremental_refresh", [], "one-document refresh vs full run (training excluded)"),
+    ("training_throughput", [], "LoRA SFT tokens/s vs forward-only tokens/s"),
+    ("answer_latency", [], "compiled closed-book latency vs full context and vs RAG"),
+    ("capacity_bits", [], "bits stored per trainable parameter vs the 3.6 anchor"),
 ]
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+MEMORY = "peak_memory"
+MEMORY_GOAL = 0.25  # of the machine's memory: the stage must leave room for others
+# Measured once by hand (the "before" code no longer exists to re-run): see that file's notes.
+BEFORE_AFTER = "refresh_before_after"
 
 
-def main() -> int:
+def machine_memory_mib() -> float:
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/meminfo has no MemTotal")
+
+
+def run_one(name: str, args: list[str]) -> tuple[int, float, float]:
+    """Run ``benchmarks.<name>``; return its exit code, seconds and peak RSS in MiB."""
     started = time.perf_counter()
-    failed = []
-    for name, args in BENCHMARKS:
-        print(f"bench: {name} ...", flush=True)
-        step = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *args], check=False)
-        print(f"bench: {name} {'ok' if result.returncode == 0 else 'FAILED'} in "
-              f"{time.perf_counter() - step:.0f} s", flush=True)
-        if result.returncode != 0:
-            failed.append(name)
-    lines = [f"# Benchmark results\n\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by "
-             f"`make bench` in {(time.perf_counter() - started) / 60:.1f} min; every figure is "
-             "a ratio against a peer measured in the same run.\n"]
-    for name, _ in BENCHMARKS:
-        path = OUT / f"{name}.json"
-        if not path.exists():
-            lines.append(f"\n## {name}\n\nnot measured (the benchmark failed)\n")
+    proc = subprocess.Popen([sys.executable, "-m", f"benchmarks.{name}", *args])
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # ru_maxrss is in KiB on Linux: the largest of the process and its waited-for children.
+    return proc.returncode, time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def memory_rows(peaks: Mapping[str, float], total_mib: float) -> list[dict]:
+    return [result_row(f"peak memory: {name}", "machine memory (MemTotal)", round(mib),
+                       round(total_mib), "MiB", mib / total_mib, f"<= {MEMORY_GOAL}",
+                       mib / total_mib <= MEMORY_GOAL)
+            for name, mib in peaks.items()]
+
+
+def render(results: Mapping[str, dict | None], memory: list[dict], minutes: float,
+           before_after: dict | None = None, cores: int | None = None) -> str:
+    """RESULTS.md from each benchmark's JSON (None: it failed) and the memory rows."""
+    summary: list[dict] = []
+    missing = []
+    for name, _, _ in BENCHMARKS:
+        data = results.get(name)
+        if not data or not data.get("rows"):
+            missing.append(name)
+            summary.append(result_row(name, "", None, None, "", None, "", False,
+                                      note="not measured: the benchmark failed"))
             continue
-        data = json.loads(path.read_text())
-        rows = data.get("rows") or []
+        summary += [{c: row.get(c) for c in COLUMNS} for row in data["rows"]]
+    summary += memory
+    judged = [r for r in summary if r["passed"] is not None]
+    passed = sum(1 for r in judged if r["passed"])
+    lines = [
+        "# Benchmark results\n\n",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench` in {minutes:.1f} min "
+        f"on {cores or os.cpu_count()} shared CPU cores (no GPU). Every figure is set against a "
+        "peer measured in the same run on the same machine; `ratio` is ours / theirs unless "
+        f"the goal says otherwise. {passed} of {len(judged)} goals met"
+        + (f"; not measured: {', '.join(missing)}" if missing else "") + ".\n\n",
+        "## Summary\n\n", markdown_table(summary, list(COLUMNS)),
+    ]
+    if before_after:
+        lines += [f"\n## Profiled stage: before and after\n\n{before_after.get('notes', '')}\n\n",
+                  markdown_table(before_after["rows"], list(before_after["rows"][0]))]
+    lines.append("\n## Details\n")
+    for name, _, covers in BENCHMARKS:
+        data = results.get(name)
+        if not data or not data.get("rows"):
+            continue
+        rows = data["rows"]
         columns = list(dict.fromkeys(k for row in rows for k in row))
-        lines.append(f"\n## {name}\n\n{markdown_table(rows, columns) if rows else 'no rows'}\n")
-    RESULTS.write_text("".join(lines))
-    print(f"bench: wrote {RESULTS}")
+        notes = " ".join((data.get("notes") or "").split())
+        lines.append(f"\n### {name}\n\n{covers}. Measured {data.get('measured_at', '?')}. "
+                     f"{notes}\n\n{markdown_table(rows, columns)}")
+    return "".join(lines)
+
+
+def _load(name: str) -> dict | None:
+    path = OUT / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="run these benchmarks; reuse the others' JSON")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    failed, peaks, results = [], {}, {}
+    for name, bench_args, _ in BENCHMARKS:
+        if args.only and name not in args.only:
+            results[name] = _load(name)
+            continue
+        (OUT / f"{name}.json").unlink(missing_ok=True)  # a failed run must not show old rows
+        print(f"bench: {name} ...", flush=True)
+        code, seconds, peak = run_one(name, bench_args)
+        print(f"bench: {name} {'ok' if code == 0 else 'FAILED'} in {seconds:.0f} s, "
+              f"peak {peak:.0f} MiB", flush=True)
+        peaks[name] = peak
+        if code != 0:
+            failed.append(name)
+        results[name] = _load(name)
+    minutes = (time.perf_counter() - started) / 60
+    memory = memory_rows(peaks, machine_memory_mib())
+    (OUT / f"{MEMORY}.json").write_text(json.dumps({"benchmark": MEMORY, "rows": memory},
+                                                   indent=2))
+    RESULTS.write_text(render(results, memory, minutes, _load(BEFORE_AFTER),
+                              len(os.sched_getaffinity(0))))
+    print(f"bench: wrote {RESULTS} in {minutes:.1f} min")
     return 1 if failed else 0
 
 

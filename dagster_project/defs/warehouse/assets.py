@@ -1,7 +1,9 @@
 """dbt models as Dagster assets: staging → intermediate → marts (routes, capacity, chunk sets)."""
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +40,52 @@ def route_counts(warehouse: Warehouse) -> dict[str, dict[str, int]]:
     return counts
 
 
+def project_fingerprint(dbt_vars: Mapping[str, Any], dbt_dir: Path = DBT_DIR) -> str:
+    """Hash of what dbt unit tests depend on: the project's files, the vars and the dbt
+    versions. Unit tests run on fixed given rows, never on the warehouse's data."""
+    digest = hashlib.sha256(json.dumps([dict(dbt_vars), version("dbt-core"),
+                                        version("dbt-duckdb")], sort_keys=True,
+                                       default=str).encode())
+    for path in sorted(p for p in dbt_dir.rglob("*") if p.is_file()
+                       and not {"target", "logs", "dbt_packages"} & set(
+                           p.relative_to(dbt_dir).parts)):
+        digest.update(str(path.relative_to(dbt_dir)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_args(dbt_vars: Mapping[str, Any], state_dir: Path) -> tuple[list[str], str]:
+    """``dbt build`` arguments, and the fingerprint to record once the build succeeds.
+
+    Unit tests (a third of the build's time on the sample corpus) are skipped when they
+    passed on exactly this project and these vars: a data-only refresh cannot change their
+    outcome. Models, views (they embed the run's as_of) and every data test always run."""
+    fingerprint = project_fingerprint(dbt_vars)
+    args = ["build", "--vars", json.dumps(dbt_vars)]
+    marker = state_dir / UNIT_TESTS_PASSED
+    if marker.exists() and marker.read_text().strip() == fingerprint:
+        args += ["--exclude", "resource_type:unit_test"]
+    return args, fingerprint
+
+
+UNIT_TESTS_PASSED = "unit_tests_passed"
+
+
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT,
             dagster_dbt_translator=KCDbtTranslator())
 def routing_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                    kc_settings: KCSettings, warehouse: Warehouse) -> Iterator[Any]:
     """dbt build with the routing policy from kc.yaml; a failing dbt test fails the run."""
-    dbt_vars = kc_settings.load().dbt_vars()
+    settings = kc_settings.load()
+    dbt_vars = settings.dbt_vars()
+    # One target folder per KC home, kept between runs: dbt's partial parse reuses it (a fresh
+    # folder per run re-parsed the whole project each time, seconds of every refresh).
+    state_dir = settings.kc_home / "dbt"
+    args, fingerprint = build_args(dbt_vars, state_dir)
     held = None
     # dbt runs as a subprocess holding the DuckDB file: read the route counts only after it
     # exits, and attach them to the document_routes materialization then.
-    for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
+    invocation = dbt.cli(args, context=context, target_path=state_dir / "target")
+    for event in invocation.stream():
         key = getattr(event, "asset_key", None) or getattr(event, "output_name", None)
         if key is not None and "document_routes" in str(key):
             held = event
@@ -58,3 +96,8 @@ def routing_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
         yield held.with_metadata({**(held.metadata or {}),
                                   "routes_per_tenant": dg.MetadataValue.json(counts),
                                   "policy": dg.MetadataValue.json(dbt_vars)})
+    # stream() raised if any node failed: every unit test ran and passed, unless this run
+    # built a subset of the models (then only theirs ran).
+    whole = context.selected_asset_keys == context.assets_def.keys
+    if whole and "resource_type:unit_test" not in args:
+        (state_dir / UNIT_TESTS_PASSED).write_text(fingerprint)

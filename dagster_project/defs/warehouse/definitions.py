@@ -11,5 +11,7 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 defs = dg.Definitions(
     assets=[routing_models],
-    resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)},
+    # target "subprocess" (dbt/profiles.yml): the warehouse stays open for the whole build.
+    resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE,
+                                     target="subprocess")},
 )
