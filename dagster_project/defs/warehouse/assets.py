@@ -53,13 +53,14 @@ def project_fingerprint(dbt_vars: Mapping[str, Any], dbt_dir: Path = DBT_DIR) ->
     return digest.hexdigest()
 
 
-def build_args(dbt_vars: Mapping[str, Any], state_dir: Path) -> tuple[list[str], str]:
+def build_args(dbt_vars: Mapping[str, Any], state_dir: Path,
+               dbt_dir: Path = DBT_DIR) -> tuple[list[str], str]:
     """``dbt build`` arguments, and the fingerprint to record once the build succeeds.
 
     Unit tests (a third of the build's time on the sample corpus) are skipped when they
     passed on exactly this project and these vars: a data-only refresh cannot change their
     outcome. Models, views (they embed the run's as_of) and every data test always run."""
-    fingerprint = project_fingerprint(dbt_vars)
+    fingerprint = project_fingerprint(dbt_vars, dbt_dir)
     args = ["build", "--vars", json.dumps(dbt_vars)]
     marker = state_dir / UNIT_TESTS_PASSED
     if marker.exists() and marker.read_text().strip() == fingerprint:
