@@ -321,21 +321,24 @@ def audit_rows(settings: Any) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the probe on a base model and save the report under `$KC_HOME/reports`."""
-    from training.base_model import BaseModelConfig, build_base_model, default_models_dir
+    """Run the probe on a base model and save the report under `$KC_HOME/reports/privacy`."""
+    import tempfile
+
+    from training.base_model import BaseModelConfig, build_base_model
     from training.trainers import torch_threads
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--base", help="base model directory (default: a tiny kc-base build)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
     home = Path(os.environ.get("KC_HOME", ".kc"))
-    with torch_threads(args.threads):
-        base = args.base or build_base_model(BaseModelConfig.tiny(),
-                                             default_models_dir() / "kc-base-tiny").path
-        report = probe(base, home / "work" / "canary-probe")
+    # The adapters are probe material, not models of the tenant: they live in a temp folder.
+    with tempfile.TemporaryDirectory(prefix="kc-canary-probe-") as work, \
+            torch_threads(args.threads):
+        base = args.base or build_base_model(BaseModelConfig.tiny(), Path(work) / "base").path
+        report = probe(base, Path(work) / "runs")
     path = save_report(report, home / "reports")
-    for row in report_rows(report, path.name):
+    for row in report_rows(report, str(path)):
         print(row)  # noqa: T201
     return 0
 

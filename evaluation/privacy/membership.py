@@ -109,20 +109,6 @@ def read_pairs(path: Path, limit: int, seed: int = 0) -> list[tuple[str, str]]:
     return pairs
 
 
-def registered_paths(model_uri: str) -> tuple[str, Path]:
-    """(base model id or path, adapter folder) of a registered adapter version."""
-    import mlflow
-    import yaml
-
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
-    meta = yaml.safe_load((local / "MLmodel").read_text())
-    base = meta["flavors"]["python_function"]["model_config"]["base_model"]
-    if base.startswith("models:/"):  # the base registered as a model of its own
-        base = mlflow.artifacts.download_artifacts(artifact_uri=base)
-    adapter = next(p for p in (local / "artifacts").iterdir() if p.is_dir())
-    return base, adapter
-
-
 def _row(subject: str, figure: str, value: Any, goal: str = "reported (0.5: nothing to infer)"
          ) -> dict[str, Any]:
     return {"probe": PROBE, "subject": subject, "figure": figure, "value": value,
@@ -143,6 +129,7 @@ def audit_rows(settings: Any, limit: int = 200) -> list[dict[str, Any]]:
     """Both attacks on each tenant's champion adapter: its train split (members) against its eval
     split (non-members: held-out wordings of the same facts), up to `limit` pairs each."""
     from training import registry
+    from training.loading import registered_paths
 
     _activate_tracking(settings)
     rows = []

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import mlflow
 import pytest
+from transformers import set_seed
 
 from evaluation.privacy.canaries import filler_corpus
 from evaluation.privacy.membership import (
@@ -59,11 +60,12 @@ def test_attack_scores_rank_low_loss_and_low_ratio_as_members() -> None:
 
 @functools.cache
 def overfit_adapter() -> Path:
-    """A tiny adapter trained on MEMBERS only until their loss is near 0 (~1 min; shared by the
-    tests below). At 20 epochs member losses were still ~4 and the loss attack's AUC 0.81."""
+    """A tiny adapter trained on MEMBERS only until their loss is near 0 (~30 s; shared by the
+    tests below). At 5e-3 some initialisations stalled at a loss of ~3.5 (AUC 0.84)."""
     out = Path(tempfile.mkdtemp(prefix="kc-mia-")) / "sft"
+    set_seed(0)  # the LoRA weights are drawn before the Trainer seeds: same adapter in any order
     settings = SFTSettings(trainer=default_sft_config(
-        learning_rate=5e-3, num_train_epochs=40, per_device_train_batch_size=4,
+        learning_rate=2e-3, num_train_epochs=40, per_device_train_batch_size=4,
         save_strategy="no", logging_steps=10), replay_share=0.0, eval_questions=0)
     return train_sft(tiny_base(), MEMBERS, settings=settings, out_dir=out).adapter_path
 
