@@ -19,9 +19,14 @@ def _default_config() -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Refresh (ingest → dbt → index), then compile each tenant, through Dagster in-process."""
-    from knowledge_compiler.runtime import prepare
+    from knowledge_compiler.runtime import prepare, run_lock
 
     settings = prepare(args.config)
+    with run_lock(settings.kc_home):
+        return _run_locked(args, settings)
+
+
+def _run_locked(args: argparse.Namespace, settings) -> int:
     import dagster as dg
 
     from dagster_project.definitions import defs
@@ -453,8 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:
         from ingestion.warehouse import WarehouseLocked
+        from knowledge_compiler.runtime import RunLocked
 
-        if isinstance(exc, WarehouseLocked):
+        if isinstance(exc, WarehouseLocked | RunLocked):
             print(f"kc: {exc}", file=sys.stderr)
             return 3
         raise

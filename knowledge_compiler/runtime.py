@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from knowledge_compiler.offline import apply_offline_defaults
@@ -43,3 +46,36 @@ def prepare(config: str | Path) -> Settings:
 
     ensure_manifest()  # the dbt assets need the manifest when the definitions load
     return settings
+
+
+RUN_LOCK = "kc-run.lock"
+
+
+class RunLocked(RuntimeError):
+    """Another `kc run` is running on the same project."""
+
+
+@contextmanager
+def run_lock(home: Path) -> Iterator[Path]:
+    """Hold `<home>/kc-run.lock` for a whole `kc run`, or refuse at once.
+
+    DuckDB's lock covers one connection, not a run: a second run would take the warehouse
+    between the first one's steps (its ingestion retried silently for minutes, and a step of
+    the first could then find the warehouse locked). An OS lock (flock) dies with its process,
+    so a killed run leaves none behind.
+    """
+    path = home / RUN_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            who = f" (PID {holder})" if holder.isdigit() else ""
+            raise RunLocked(f"another `kc run`{who} holds the run lock {path}; wait for it to "
+                            "finish (one run writes a project at a time) and try again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield path
+    finally:
+        os.close(fd)

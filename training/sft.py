@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import random
 import shutil
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 from datasets import Dataset
 from peft import LoraConfig
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainerState
 from trl import SFTConfig
 
 from training.base_model import load_causal_lm, load_replay, resolve_model_path
@@ -184,7 +185,12 @@ def train_sft(base_path: str | Path, examples: Iterable[Any], notes: Iterable[An
     trainer = build_sft_trainer(model, tok, rows, settings, ckpt_dir,
                                 [CheckpointMarker(), history, *callbacks])
     started = time.monotonic()
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if resume_from is not None and _is_final(resume_from):
+        # Killed after its last checkpoint: the Trainer would take a step past max_steps.
+        trainer._load_from_checkpoint(str(resume_from))
+        trainer.state = TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
+    else:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.monotonic() - started
     adapter = out / "adapter"
     # Under DDP (`accelerate launch`) every process gets here with the same weights: the main
@@ -211,6 +217,11 @@ def train_sft(base_path: str | Path, examples: Iterable[Any], notes: Iterable[An
         write_complete(out, result.to_json())
     trainer.accelerator.wait_for_everyone()
     return result
+
+
+def _is_final(checkpoint: Path) -> bool:
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return state["global_step"] >= state["max_steps"] > 0
 
 
 def _result_from_json(values: dict[str, Any]) -> SFTResult:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from transformers import PrinterCallback, TrainerCallback
 from transformers.modeling_outputs import CausalLMOutput
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from trl import SFTTrainer
 
 CHECKPOINT_MARKER = "KC_CHECKPOINT_COMPLETE"
@@ -99,11 +100,39 @@ def own_head_token_log_probs(model: Any, input_ids: torch.Tensor, attention_mask
     return token_logp, ent
 
 
+class EpochSeededLengthSampler(LengthGroupedSampler):
+    """Length-grouped order drawn from `seed + epoch` alone.
+
+    transformers' sampler draws from the global RNG, whose state at a resumed epoch differs
+    from an uninterrupted run's: the batches skipped on resume were then not the ones trained
+    before the kill (some rows trained twice, others not at all; measured in
+    tests/privacy/test_training_crash.py). Seeded per epoch, a resumed run replays the same order.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int) -> None:
+        super().__init__(batch_size, lengths=lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size,
+                                               generator=generator))
+
+
 class OwnHeadSFTTrainer(SFTTrainer):
     """`SFTTrainer` whose loss is the model's own next-token loss on the labelled positions.
 
     Metrics kept as trl logs them: `entropy`, `mean_token_accuracy`, `num_tokens`.
     """
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if type(sampler) is LengthGroupedSampler:
+            return EpochSeededLengthSampler(sampler.lengths, sampler.batch_size, self.args.seed)
+        return sampler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mode = "train" if self.model.training else "eval"
