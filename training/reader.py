@@ -345,7 +345,7 @@ def build_reader(config: ReaderConfig, out_dir: str | Path,
         tokens += int(batch["attention_mask"].sum())
         history.append((step, loss.item()))
         if progress and (step % 20 == 0 or step == steps):
-            progress(f"building kc-reader: step {step}/{steps}, loss {float(loss):.3f}",
+            progress(f"building kc-reader: step {step}/{steps}, loss {loss.item():.3f}",
                      step / steps)
     train_seconds = time.monotonic() - train_started
     reader = ExtractiveReader(model, tok, config.max_answer_tokens)
