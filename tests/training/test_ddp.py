@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.training.test_base_support import tiny_base
+from training.trainers import CHECKPOINT_MARKER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("zarnik pay", "orvik relay", "tessel cache", "marlow ledger", "quoran sync", "beklow api",
@@ -35,8 +36,9 @@ def _job(tmp_path: Path, name: str, per_device_batch: int) -> Path:
            "threads": 1,
            "settings": {"replay_share": 0.0, "eval_questions": len(PAIRS), "trainer": {
                "learning_rate": 5e-3, "num_train_epochs": EPOCHS,
-               "per_device_train_batch_size": per_device_batch, "save_strategy": "no",
-               "logging_steps": 5, "seed": 0, "ddp_find_unused_parameters": False}}}
+               "per_device_train_batch_size": per_device_batch, "save_strategy": "steps",
+               "save_steps": 40, "logging_steps": 5, "seed": 0,
+               "ddp_find_unused_parameters": False}}}
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(job))
     return path
@@ -78,6 +80,11 @@ def test_two_process_ddp_reaches_single_process_accuracy(tmp_path: Path) -> None
     single = json.loads((tmp_path / "single" / "result.json").read_text())
     ddp = json.loads((tmp_path / "ddp" / "result.json").read_text())
     assert (tmp_path / "ddp" / "COMPLETE").exists()
+    # A checkpoint is marked complete only once both processes wrote their part of it.
+    for step in (40, 80):
+        folder = tmp_path / "ddp" / "checkpoints" / f"checkpoint-{step}"
+        assert (folder / CHECKPOINT_MARKER).exists()
+        assert (folder / "rng_state_0.pth").exists() and (folder / "rng_state_1.pth").exists()
     assert (tmp_path / "ddp" / "adapter" / "adapter_model.safetensors").exists()
     # Same global batch (8 = 2 x 4), so the same number of optimizer steps.
     assert single["global_step"] == 80 and ddp["global_step"] == 80
