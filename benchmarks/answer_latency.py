@@ -83,12 +83,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
         compiled = AnsweringModel(adapted, tok, base.window, "compiled")
         measured = {
             "compiled": _timed("compiled", questions, compiled, None, None, settings),
+            "base": _timed("base", questions, base, None, None, settings),
             "full_context": _timed("full_context", questions, base, index, principal, settings),
             "rag": _timed("rag", questions, base, index, principal, settings),
         }
     ours = measured["compiled"]
+    # The base model closed-book: what the adapter's unmerged LoRA layers add to each step.
     detail = {"model": label, "window": base.window, "questions": len(questions),
-              "torch_threads": 1}
+              "torch_threads": 1,
+              "base closed-book ms (no adapter)": round(measured["base"]["median_s"] * 1000)}
     rows = []
     for peer, goal, ok in (("full_context", f">= {FULL_CONTEXT_GOAL:g}x faster",
                             lambda r: r >= FULL_CONTEXT_GOAL),
