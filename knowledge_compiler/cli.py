@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build the sample corpus and run the pipeline on it")
     demo.add_argument("--with-bad-inputs", action="store_true",
                       help="add the hostile-file corpus to show quarantining")
-    demo.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING"])
+    demo.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     demo.add_argument("--skip-compile", action="store_true",
                       help="ingest, route, index and synthesize only; no training")
     demo.set_defaults(func=cmd_demo)

@@ -22,6 +22,7 @@ def test_refresh_job_on_the_multiprocess_executor(project, monkeypatch, tmp_path
     monkeypatch.setenv("KC_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("KC_EMBEDDER", "hashing")
     ensure_manifest()
+    (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
         result = dg.execute_job(dg.reconstructable(refresh_job), instance=instance)
         assert result.success
