@@ -142,7 +142,11 @@ def markdown_table(summary: Mapping[str, Any]) -> str:
         lines += ["", f"Capacity: {_fmt(cap['facts_recalled'])} of {cap['facts_trained']} "
                   f"trained facts recalled (held-out gain {_fmt(cap['heldout_gain'])}) x "
                   f"{_fmt(cap['bits_per_fact'])} bits / {cap['trainable_parameters']:,} "
-                  f"trainable parameters = {cap['bits_per_parameter']:.4f} bits per parameter"]
+                  f"trainable parameters = {cap['bits_per_parameter']:.4f} bits per parameter"
+                  + ("" if "fed_to_routing" not in cap else
+                     " (fed to the routing capacity budget)" if cap["fed_to_routing"] else
+                     " (not fed to routing: the adapter did not converge on its training "
+                     "questions)")]
     return "\n".join(lines) + "\n"
 
 

@@ -263,7 +263,15 @@ class Settings(_Strict):
                                    max_changes_90d=s.max_changes_90d)
                       for s in self.sources
                       if s.min_stable_days is not None or s.max_changes_90d is not None]
-        return dbt_vars(self.policy, overrides=self.route_overrides, source_policies=per_source,
+        policy = self.policy
+        if "bits_per_param" not in policy.model_fields_set:
+            # Unless kc.yaml sets it, a converged adapter's measurement replaces the anchor.
+            from training.capacity import measured_bits_per_parameter
+
+            measured = measured_bits_per_parameter(self.kc_home)
+            if measured is not None:
+                policy = policy.model_copy(update={"bits_per_param": measured})
+        return dbt_vars(policy, overrides=self.route_overrides, source_policies=per_source,
                         as_of=as_of)
 
     def _interpolate(self, value: str) -> str:

@@ -72,6 +72,11 @@ def _forgetting(settings, models) -> dict:
                       config.max_new_tokens)
 
 
+def _train_accuracy(run_dir: Path) -> float | None:
+    result = run_dir / "result.json"
+    return json.loads(result.read_text()).get("train_accuracy") if result.exists() else None
+
+
 def _capacity(settings, summary: dict, tenant: str, sft_adapter_dir: Path) -> dict:
     """Bits per trainable parameter of the tenant's SFT adapter (see capacity_figures)."""
     from safetensors import safe_open
@@ -139,6 +144,12 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
                                       "reader": str(reader_path or "generator")})
         result.summary["forgetting"] = _forgetting(settings, models)
     result.summary["capacity"] = _capacity(settings, result.summary, tenant, sft_dir)
+    if result.summary["capacity"]:
+        from training.capacity import record_measurement
+
+        result.summary["capacity"]["fed_to_routing"] = record_measurement(
+            settings.kc_home, tenant, result.summary["capacity"],
+            _train_accuracy(sft_dir.parent))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = settings.reports_path / f"{stamp}-{tenant}"
     page = write_report(result, out_dir, routing=routing, capacity=capacity)
