@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from retrieval.access import Principal
 from retrieval.index import ChunkIndex
+from retrieval.schema import embedding_text
 from retrieval.search import HIT_COLUMNS, Hit, Mode, rrf_fuse, search
 from training.generate import answer as generate_answers
 from training.prompting import UNKNOWN_ANSWER, prompt_ids
@@ -202,6 +203,12 @@ class Fitted:
         return self.fit_tokens / self.total_tokens if self.total_tokens else 1.0
 
 
+def passage_text(hit: Hit) -> str:
+    """A passage as a reader sees it: its heading path, then its text (a chunk's text alone may
+    not say what it is about: "Active incident: INC-4907" under "Northwind Service Status")."""
+    return embedding_text(hit.section, hit.text)
+
+
 def _token_ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -215,7 +222,8 @@ def fit_passages(bundle: AnsweringModel, question: str, hits: Sequence[Hit],
     corpus for every question. The final prompt is measured exactly and trimmed if needed.
     """
     tok = bundle.tokenizer
-    sizes = list(lengths) if lengths is not None else [_token_ids(tok, h.text) for h in hits]
+    sizes = (list(lengths) if lengths is not None
+             else [_token_ids(tok, passage_text(h)) for h in hits])
     sizes = [s if isinstance(s, int) else len(s) for s in sizes]
     total = sum(sizes)
     closed = len(prompt_ids(tok, question, None))
@@ -228,13 +236,13 @@ def fit_passages(bundle: AnsweringModel, question: str, hits: Sequence[Hit],
     for i, (hit, size) in enumerate(zip(hits, sizes, strict=True)):
         marker = 4 if i else 0  # "\n[i] " for the passages after the first
         if used + size + marker <= budget:
-            passages.append(hit.text)
+            passages.append(passage_text(hit))
             kept.append(hit)
             used += size + marker
             continue
         room = budget - used - marker
         if room > 8:
-            ids = _token_ids(tok, hit.text)[:room]
+            ids = _token_ids(tok, passage_text(hit))[:room]
             passages.append(tok.decode(ids, skip_special_tokens=True))
             kept.append(hit)
         break
@@ -277,7 +285,7 @@ class CorpusCache:
             bundle: AnsweringModel) -> tuple[list[Hit], list[int]]:
         if principal not in self.entries:
             hits = tenant_corpus(index, principal)
-            self.entries[principal] = (hits, [len(_token_ids(bundle.tokenizer, h.text))
+            self.entries[principal] = (hits, [len(_token_ids(bundle.tokenizer, passage_text(h)))
                                               for h in hits])
         return self.entries[principal]
 

@@ -44,6 +44,7 @@ from lancedb.index import FTS, Bitmap, HnswSq, IvfPq, LabelList
 from retrieval.embedder import Embedder
 from retrieval.schema import (
     EMBEDDER_METADATA_KEY,
+    embedding_text,
     prepare_rows,
     table_schema,
 )
@@ -232,7 +233,8 @@ class ChunkIndex:
         for position, stored_row in stored_at.items():
             vectors[position] = stored_vectors[stored_row]
         if plan.to_embed:
-            texts = [prepared[i]["text"] for i in plan.to_embed]
+            texts = [embedding_text(prepared[i]["section"], prepared[i]["text"])
+                     for i in plan.to_embed]
             vectors[plan.to_embed] = self.embedder.embed_documents(texts, progress=progress)
 
         source = _to_arrow(prepared, vectors, self.table.schema)

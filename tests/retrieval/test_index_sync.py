@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval import AccessScope, ChunkIndex, HashingEmbedder, read_chunks_for_index, search
+from retrieval.schema import embedding_text
 from tests.retrieval.conftest import chunk
 
 ENG = AccessScope(tenants=frozenset({"acme"}), groups=frozenset({"eng"}))
@@ -70,10 +71,19 @@ def test_changed_chunk_reembeds_only_it(index: ChunkIndex, embedder: HashingEmbe
     assert (report.updated, report.text_changed, report.inserted, report.deleted) == (1, 1, 0, 0)
     assert report.rewrote_all  # the old text must leave the data files too
     stored_after = _vectors(index)
-    np.testing.assert_allclose(stored_after["c7"], embedder.embed_query(rows[7]["text"]),
-                               rtol=1e-6)
+    # What is embedded is the heading path, then the text (see schema.embedding_text).
+    expected = embedder.embed_query(embedding_text(rows[7]["section"], rows[7]["text"]))
+    np.testing.assert_allclose(stored_after["c7"], expected, rtol=1e-6)
     for cid in stored_before.keys() - {"c7"}:
         np.testing.assert_array_equal(stored_after[cid], stored_before[cid])
+
+
+def test_changed_heading_reembeds_the_chunk(index: ChunkIndex) -> None:
+    index.sync(corpus())
+    rows = corpus()
+    rows[3]["section"] = "Gearbox > Calibration"
+    report = index.sync(rows)
+    assert (report.embedded_this_run, report.updated) == (1, 1)
 
 
 def test_new_chunk_ids_are_embedded_and_old_ones_deleted(index: ChunkIndex) -> None:
