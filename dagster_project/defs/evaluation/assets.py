@@ -111,6 +111,10 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
     settings = kc_settings.load()
     ev = settings.evaluation
     base, sft_dir, grpo_dir = adapter_dirs(settings, tenant)
+    if not sft_dir.is_dir():
+        raise dg.Failure(f"tenant {tenant}: no adapter was trained on the current QA dataset and "
+                         "base (the data changed since the last compile): run the compile "
+                         "first (`kc run`, or the compile_knowledge job)")
     questions_file = settings.resolve_path(ev.questions_file) if ev.questions_file else None
     with warehouse.connect(read_only=True) as con:
         sets = load_question_sets(con, questions_file, source_roots(settings),

@@ -110,9 +110,10 @@ def _built_base(settings) -> tuple[str, Path]:
                       else base_dir)
 
 
-def _sft_run_dir(settings, tenant: str, qa_sha256: str, base: Path) -> Path:
-    """One folder per (QA data, base, training settings): unchanged inputs reuse it."""
-    return _run_dir(settings, tenant, "sft", [qa_sha256, str(base),
+def _sft_run_dir(settings, tenant: str, lin: registry.Lineage) -> Path:
+    """One folder per (QA data, base weights, training settings): unchanged inputs reuse it.
+    Keyed on the base's content hash, not its path: moving $KC_HOME keeps the adapters."""
+    return _run_dir(settings, tenant, "sft", [lin.qa_dataset_sha256, lin.base_model_hash,
                                               settings.training.model_dump()])
 
 
@@ -127,7 +128,7 @@ def adapter_dirs(settings, tenant: str) -> tuple[Path, Path, Path | None]:
     model_id, base = _built_base(settings)
     with connect(settings.warehouse_path, read_only=True) as con:
         lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "sft")
-    sft_dir = _sft_run_dir(settings, tenant, lin.qa_dataset_sha256, base)
+    sft_dir = _sft_run_dir(settings, tenant, lin)
     grpo_dir = None
     if settings.training.grpo is not None:
         grpo_dir = _grpo_run_dir(settings, tenant, sft_dir)
@@ -176,7 +177,7 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     if not examples:
         raise dg.Failure(f"tenant {tenant}: no training pairs (no static content routed, or "
                          "synthesis produced none); see `kc routes` and the qa_dataset checks")
-    out = _sft_run_dir(settings, tenant, lin.qa_dataset_sha256, base)
+    out = _sft_run_dir(settings, tenant, lin)
     done = _registered(out)
     if done:  # same data, base and settings: the registered version stands
         yield dg.MaterializeResult(metadata={**done, "cached": True})
@@ -242,7 +243,7 @@ def grpo_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
         examples, _ = training_data(con, tenant, settings.training.max_train_pairs, 0)
         lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "grpo")
         heldout = heldout_pairs(con, tenant)
-    sft_dir = _sft_run_dir(settings, tenant, lin.qa_dataset_sha256, base)
+    sft_dir = _sft_run_dir(settings, tenant, lin)
     out = _grpo_run_dir(settings, tenant, sft_dir)
     done = _registered(out)
     if done:
