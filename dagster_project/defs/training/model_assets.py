@@ -3,6 +3,7 @@ in MLflow and registered with its lineage."""
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -40,10 +41,19 @@ def _base_path(settings) -> tuple[str, Path, BaseModelConfig | None]:
     return settings.model.base, resolve_model_path(settings.model.base), None
 
 
-def _progress(context: dg.AssetExecutionContext, stage: str):
-    def report(message: str, *args: object) -> None:
-        context.log.info(f"{stage} {context.partition_key}: {message}" +
-                         (f" {args}" if args else ""))
+def _progress(context: dg.AssetExecutionContext, stage: str, every_s: float = 30.0):
+    """A progress callback for the libraries: logs at most every `every_s` seconds, plus the
+    first and last report (a step-by-step log of a 600-step run drowns the run's events)."""
+    last = [-every_s]
+
+    def report(message: str, fraction: float | None = None, *args: object) -> None:
+        now = time.monotonic()
+        done = fraction is not None and fraction >= 1.0
+        if now - last[0] < every_s and not done:
+            return
+        last[0] = now
+        share = f" ({fraction:.0%})" if isinstance(fraction, float) else ""
+        context.log.info(f"{stage} {context.partition_key}: {message}{share}")
     return report
 
 
