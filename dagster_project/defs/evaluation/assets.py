@@ -72,6 +72,28 @@ def _forgetting(settings, models) -> dict:
                       config.max_new_tokens)
 
 
+def _champion_on_same_questions(context: dg.AssetExecutionContext, name: str, sets: dict,
+                                settings) -> dict | None:
+    """The champion answering the candidate's own held-out questions, closed-book: when the
+    QA sets changed since the champion was evaluated, its logged figures are for other
+    questions and comparing them would be apples to oranges."""
+    from evaluation.arms import model_window
+    from evaluation.runner import HELD_OUT_SETS
+    from training.loading import load_registered
+
+    held = {k: v for k, v in sets.items() if k in HELD_OUT_SETS}
+    try:
+        model, tok = load_registered(f"models:/{name}@{registry.CHAMPION}")
+    except Exception as exc:  # e.g. its files were deleted: nothing to compare against
+        context.log.warning(f"{name}@{registry.CHAMPION} could not be loaded ({exc}); the "
+                            "candidate is compared with no champion")
+        return None
+    champion = AnsweringModel(model, tok, model_window(model), name="champion")
+    with torch_threads(settings.training.torch_threads):
+        result = evaluate(held, {"compiled": champion}, arms=["compiled"], ceiling=False)
+    return result.summary
+
+
 def _train_accuracy(run_dir: Path) -> float | None:
     result = run_dir / "result.json"
     return json.loads(result.read_text()).get("train_accuracy") if result.exists() else None
@@ -170,13 +192,7 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
     champion = registry.champion_version(name)
     champion_summary = None
     if champion and candidate and champion != candidate_version:
-        champion_run = client.get_model_version(name, champion).run_id
-        try:
-            path = mlflow.artifacts.download_artifacts(
-                run_id=champion_run, artifact_path="evaluation/summary.json")
-            champion_summary = json.loads(Path(path).read_text())
-        except Exception:  # a champion never evaluated: nothing to compare against
-            champion_summary = None
+        champion_summary = _champion_on_same_questions(context, name, sets, settings)
     decision = promotion_decision(summary, champion_summary,
                                   max_stale_error=ev.max_stale_error)
     if candidate is not None:
