@@ -222,19 +222,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         base, _, _ = adapter_dirs(settings, tenant)
         bundle = AnsweringModel.load(base, name="base")
     if args.arm in ("rag", "full_context", "hybrid"):
-        from dagster_project.defs.training.model_assets import reader_dir
+        from dataclasses import replace
 
-        reader_path = reader_dir(settings)
-        if reader_path is not None:  # kc-base cannot read: kc-reader reads the passages
-            from dataclasses import replace
+        from dagster_project.defs.training.model_assets import load_reader
 
-            from training.reader import ExtractiveReader
-
-            if not (reader_path / "config.json").exists():
-                print(f"kc ask: the reader model is not built yet ({reader_path}): run `kc run`",
-                      file=sys.stderr)
-                return 1
-            bundle = replace(bundle, reader=ExtractiveReader.load(reader_path))
+        try:  # kc-base cannot read: kc-reader reads the passages
+            bundle = replace(bundle, reader=load_reader(settings))
+        except FileNotFoundError as exc:
+            print(f"kc ask: {exc}", file=sys.stderr)
+            return 1
     reply = answer_question(args.question, args.arm, bundle, index=index, principal=principal,
                             settings=ArmSettings(k=settings.evaluation.k))
     print(f"answer: {reply.text}")

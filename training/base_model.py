@@ -105,8 +105,8 @@ class BaseModelConfig:
 
 
 @dataclass
-class BaseModelInfo:
-    """Where a built base model lies and what its build measured."""
+class BuildInfo:
+    """Where a built model (kc-base, kc-reader) lies and what its build measured."""
 
     path: Path
     config_hash: str
@@ -121,6 +121,37 @@ class BaseModelInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "path": str(self.path)}
+
+
+BaseModelInfo = BuildInfo
+
+
+def finished_build(target: Path) -> BuildInfo | None:
+    """The record of a completed build in `target`, or None."""
+    done = read_complete(target)
+    if done is None:
+        return None
+    info = BuildInfo(**{**done, "path": target, "built_now": False})
+    info.loss_history = [tuple(x) for x in info.loss_history]
+    return info
+
+
+def begin_build(target: Path) -> Path:
+    """Clear what an unfinished build left and return an empty work folder beside `target`."""
+    if target.exists():
+        shutil.rmtree(target)  # a build that never finished
+    work = target.with_name(f"{target.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return work
+
+
+def finish_build(work: Path, info: BuildInfo) -> BuildInfo:
+    """Files first, the marker last, then one rename: a partial build is never taken as done."""
+    write_complete(work, {k: v for k, v in info.to_json().items()
+                          if k not in ("path", "built_now")})
+    os.replace(work, info.path)
+    return info
 
 
 def default_models_dir() -> Path:
@@ -227,16 +258,10 @@ def build_base_model(config: BaseModelConfig, out_dir: str | Path,
                      progress: Progress | None = None) -> BaseModelInfo:
     """Build kc-base under `out_dir/<config hash>/`, or return the finished build found there."""
     target = Path(out_dir) / config.config_hash()
-    done = read_complete(target)
+    done = finished_build(target)
     if done is not None:
-        info = BaseModelInfo(**{**done, "path": target, "built_now": False})
-        info.loss_history = [tuple(x) for x in info.loss_history]
-        return info
-    if target.exists():
-        shutil.rmtree(target)  # a build that never finished
-    work = Path(out_dir) / f"{config.config_hash()}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+        return done
+    work = begin_build(target)
     started = time.monotonic()
     set_seed(config.seed)
     if progress:
@@ -263,14 +288,10 @@ def build_base_model(config: BaseModelConfig, out_dir: str | Path,
         tokens_per_second=tokens / max(train_seconds, 1e-9),
         n_parameters=sum(p.numel() for p in model.parameters()), n_examples=n_examples,
         metrics=metrics, loss_history=history.series("loss"))
-    # Files first, the marker last, then one rename: a partial build is never taken as done.
     for item in model_dir.iterdir():
         shutil.move(str(item), work / item.name)
     model_dir.rmdir()
-    write_complete(work, {k: v for k, v in info.to_json().items()
-                          if k not in ("path", "built_now")})
-    os.replace(work, target)
-    return info
+    return finish_build(work, info)
 
 
 def resolve_model_path(path_or_id: str | Path, progress: Progress | None = None) -> Path:

@@ -22,9 +22,7 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +32,18 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, set_seed
 
 from training.answers import exact_match
-from training.base_model import minilm_path, quiet_load
+from training.base_model import (
+    BuildInfo,
+    begin_build,
+    finish_build,
+    finished_build,
+    minilm_path,
+    quiet_load,
+)
 from training.curriculum import Curriculum, CurriculumConfig, ask, question_templates, state
 from training.invented import KIND_NOUNS, RELATIONS, Entity, Fact
 from training.prompting import UNKNOWN_ANSWER
-from training.trainers import Progress, read_complete, write_complete
+from training.trainers import Progress
 
 KC_READER = "kc-reader"
 RECIPE_VERSION = 1
@@ -273,22 +278,6 @@ class ExtractiveReader:
 
 
 # ---------------------------------------------------------------- building
-@dataclass
-class ReaderInfo:
-    path: Path
-    config_hash: str
-    built_now: bool
-    seconds: float
-    train_tokens: int
-    tokens_per_second: float
-    n_parameters: int
-    metrics: dict[str, float]
-    loss_history: list[tuple[int, float]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "path": str(self.path)}
-
-
 def evaluate_reader(reader: ExtractiveReader, examples: list[ReadingExample]) -> dict[str, float]:
     """Exact match on answerable questions, and abstention on unanswerable ones."""
     readings = reader.read([e.question for e in examples], [list(e.passages) for e in examples])
@@ -302,19 +291,13 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[ReadingExample]) ->
 
 
 def build_reader(config: ReaderConfig, out_dir: str | Path,
-                 progress: Progress | None = None) -> ReaderInfo:
+                 progress: Progress | None = None) -> BuildInfo:
     """Build kc-reader under `out_dir/<config hash>/`, or return the finished build found there."""
     target = Path(out_dir) / config.config_hash()
-    done = read_complete(target)
+    done = finished_build(target)
     if done is not None:
-        info = ReaderInfo(**{**done, "path": target, "built_now": False})
-        info.loss_history = [tuple(x) for x in info.loss_history]
-        return info
-    if target.exists():
-        shutil.rmtree(target)
-    work = Path(out_dir) / f"{config.config_hash()}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+        return done
+    work = begin_build(target)
     started = time.monotonic()
     set_seed(config.seed)
     curriculum = Curriculum(config.curriculum)
@@ -358,12 +341,9 @@ def build_reader(config: ReaderConfig, out_dir: str | Path,
     tok.save_pretrained(work)
     (work / "kc_reader_config.json").write_text(
         json.dumps(dataclasses.asdict(config), indent=2, default=str))
-    info = ReaderInfo(path=target, config_hash=config.config_hash(), built_now=True,
-                      seconds=time.monotonic() - started, train_tokens=tokens,
-                      tokens_per_second=tokens / max(train_seconds, 1e-9),
-                      n_parameters=sum(p.numel() for p in model.parameters()),
-                      metrics=metrics, loss_history=history)
-    write_complete(work, {k: v for k, v in info.to_json().items()
-                          if k not in ("path", "built_now")})
-    os.replace(work, target)
-    return info
+    return finish_build(work, BuildInfo(
+        path=target, config_hash=config.config_hash(), built_now=True,
+        seconds=time.monotonic() - started, train_tokens=tokens,
+        tokens_per_second=tokens / max(train_seconds, 1e-9),
+        n_parameters=sum(p.numel() for p in model.parameters()), n_examples=len(features),
+        metrics=metrics, loss_history=history))

@@ -14,6 +14,7 @@ from dagster_project.defs.training.mlflow_resource import MLflowTracking
 from dagster_project.defs.training.model_assets import (
     adapter_dirs,
     grpo_adapter,
+    load_reader,
     reader_dir,
     reader_model,
     sft_adapter,
@@ -149,12 +150,10 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
     models["hybrid"] = models["compiled"]
     models["rag"] = models["full_context"] = models["base"]
     reader_path = reader_dir(settings)
-    if reader_path is not None:  # the context arms read with kc-reader (see training.reader)
+    reader = load_reader(settings)
+    if reader is not None:  # the context arms read with kc-reader (see training.reader)
         from dataclasses import replace
 
-        from training.reader import ExtractiveReader
-
-        reader = ExtractiveReader.load(reader_path)
         models["rag"] = models["full_context"] = replace(models["base"], reader=reader)
         models["hybrid"] = replace(models["compiled"], reader=reader)
     if grpo_dir is not None:

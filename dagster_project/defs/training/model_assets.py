@@ -113,6 +113,18 @@ def reader_dir(settings) -> Path | None:
     return settings.models_path / KC_READER / config.config_hash()
 
 
+def load_reader(settings):  # -> training.reader.ExtractiveReader | None
+    """kc-reader for the context arms, or None when the generator reads its own context."""
+    path = reader_dir(settings)
+    if path is None:
+        return None
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"the reader model is not built yet ({path}): run `kc run`")
+    from training.reader import ExtractiveReader
+
+    return ExtractiveReader.load(path)
+
+
 def _built_base(settings) -> tuple[str, Path]:
     """(model id, local folder) of the base the `base_model` asset built or found."""
     model_id, base_dir, config = _base_path(settings)
