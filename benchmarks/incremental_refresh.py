@@ -104,12 +104,36 @@ def changed_document_chunks(settings, file: Path) -> int:
             [spec.name, file.relative_to(spec.path.resolve()).as_posix()]).fetchone()[0]
 
 
-def run(home: Path) -> tuple[dict, dict, dict, int]:
+def copy_documents(corpus: Path, copies: int) -> int:
+    """Grow the document sources to `copies` times their files: copy k of each file goes under
+    ``copy-k/``; text files get a line naming the copy so that no two are the same text (PDF and
+    docx copies are byte-identical: parsed again, their chunk embeddings may be cache hits).
+    Returns the number of files added."""
+    added = 0
+    for source in sorted((corpus / "documents").iterdir()):
+        files = [f for f in sorted(source.rglob("*")) if f.is_file()]
+        for k in range(2, copies + 1):
+            for f in files:
+                dest = source / f"copy-{k}" / f.relative_to(source)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dest)
+                if f.suffix in (".md", ".txt", ".html"):
+                    stat = dest.stat()
+                    with dest.open("a") as handle:
+                        handle.write(f"\n\nCopy {k} of {f.name}.\n")
+                    os.utime(dest, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+                added += 1
+    return added
+
+
+def run(home: Path, copies: int = 1) -> tuple[dict, dict, int]:
     from examples.northwind.build import build_corpus
     from knowledge_compiler.runtime import prepare
 
     os.environ["KC_HOME"] = str(home)
     build_corpus(home / "northwind")
+    if copies > 1:
+        copy_documents(home / "northwind", copies)
     config = home / "kc.yaml"
     sample = (ROOT / "examples/northwind/kc.yaml").read_text()
     config.write_text(sample.replace("home: .kc", f"home: {home}"))
@@ -123,7 +147,8 @@ def run(home: Path) -> tuple[dict, dict, dict, int]:
         path = one_document_change(home / "northwind")
         one = refresh(defs, instance, settings.tenants)
     file = (home / "northwind" / path).resolve()
-    write_results("refresh_before_after", dbt_before_after(settings), notes=DBT_NOTES)
+    if copies == 1:
+        write_results("refresh_before_after", dbt_before_after(settings), notes=DBT_NOTES)
     return full, one, changed_document_chunks(settings, file)
 
 
@@ -204,16 +229,22 @@ def rows_for(full: dict, one: dict, doc_chunks: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="use (and keep) this KC home")
+    parser.add_argument("--copies", type=int, default=1, help="grow the document sources to "
+                        "this many copies of their files (results: incremental_refresh_xN)")
     args = parser.parse_args(argv)
     if args.keep:
         shutil.rmtree(args.keep, ignore_errors=True)
         args.keep.mkdir(parents=True)
-        measured = run(args.keep)
+        measured = run(args.keep, args.copies)
     else:
         with tempfile.TemporaryDirectory(prefix="kc-bench-refresh-") as tmp:
-            measured = run(Path(tmp))
+            measured = run(Path(tmp), args.copies)
     rows = rows_for(*measured)
-    path = write_results("incremental_refresh", rows, notes=__doc__ or "")
+    name = "incremental_refresh" + (f"_x{args.copies}" if args.copies > 1 else "")
+    notes = (__doc__ or "") + (f"\nDocument sources grown to {args.copies} copies of their "
+                               "files (`--copies`, see `copy_documents`)." if args.copies > 1
+                               else "")
+    path = write_results(name, rows, notes=notes)
     print(markdown_table(rows, list(rows[0])))
     print(f"written {path}")
     return rows

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 CHAMPION = "champion"
 BASE_MODEL_NAME = "kc-base"
@@ -153,8 +154,7 @@ def register_version(run_id: str, artifact_path: str, name: str, lineage: Lineag
     except mlflow.exceptions.MlflowException:
         client.create_registered_model(name, description=description or
                                        f"Knowledge Compiler adapters for tenant {lineage.tenant}")
-    version = mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name,
-                                    tags=lineage.tags())
+    version = _create_version(client, run_id, artifact_path, name, lineage.tags())
     with tempfile.TemporaryDirectory() as tmp:
         ids = Path(tmp) / "source_document_ids.json"
         ids.write_text(json.dumps(sorted(lineage.source_document_ids), indent=0))
@@ -162,6 +162,28 @@ def register_version(run_id: str, artifact_path: str, name: str, lineage: Lineag
     if champion_version(name) is None:
         client.set_registered_model_alias(name, CHAMPION, version.version)
     return version
+
+
+def _create_version(client: Any, run_id: str, artifact_path: str, name: str,
+                    tags: dict[str, str]) -> Any:
+    """A new version of ``name`` from the run's ``artifact_path``.
+
+    ``mlflow.register_model`` takes a logged MLflow model (the adapters: ``log_adapter``); a
+    plain folder of files (kc-base's Hugging Face weights) has no ``MLmodel`` and MLflow 3
+    refuses its ``runs:/`` URI, so such a folder is registered by its artifact location.
+    """
+    import mlflow
+
+    run = client.get_run(run_id)
+    logged = [m for m in client.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run_id}'") if m.name == artifact_path]
+    if logged:
+        return mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name, tags=tags)
+    if not client.list_artifacts(run_id, artifact_path):
+        raise ValueError(f"run {run_id} has nothing at artifact path {artifact_path!r}")
+    return client.create_model_version(name, f"{run.info.artifact_uri}/{artifact_path}",
+                                       run_id=run_id, tags=tags)
 
 
 def champion_version(name: str) -> str | None:
@@ -182,6 +204,16 @@ def promote(name: str, version: str, *, reason: str) -> None:
     client = MlflowClient()
     client.set_registered_model_alias(name, CHAMPION, str(version))
     client.set_model_version_tag(name, str(version), "promotion_reason", reason)
+
+
+def version_with_tag(name: str, key: str, value: str) -> str | None:
+    """The newest version of ``name`` tagged ``key=value``, or None (also when ``name`` is
+    not registered)."""
+    from mlflow import MlflowClient
+
+    versions = MlflowClient().search_model_versions(f"name = '{name}'")
+    found = [v.version for v in versions if v.tags.get(key) == value]
+    return str(max(found, key=int)) if found else None
 
 
 def version_tags(name: str, version: str) -> dict[str, str]:

@@ -66,3 +66,34 @@ def test_hash_helpers(tmp_path):
     (tmp_path / "sub" / "b").write_text("z")
     assert registry.dir_sha256(tmp_path) != first
     assert len(registry.project_git_sha()) >= 7
+
+
+def test_a_plain_folder_of_weights_registers_by_its_artifact_location(tracking, tmp_path):
+    # kc-base is logged as its Hugging Face files (no MLmodel): MLflow 3's register_model
+    # refuses that runs:/ URI, which once sent every fresh kc-base build into a retry.
+    weights = tmp_path / "kc-base"
+    weights.mkdir()
+    (weights / "config.json").write_text("{}")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(weights), artifact_path="model")
+    version = registry.register_version(run.info.run_id, "model", registry.BASE_MODEL_NAME,
+                                        _lineage("shared", (), method="base"))
+    assert version.source.endswith("/model")
+    assert registry.champion_version(registry.BASE_MODEL_NAME) == str(version.version)
+    with mlflow.start_run() as empty:
+        pass
+    with pytest.raises(ValueError, match="nothing at artifact path"):
+        registry.register_version(empty.info.run_id, "model", registry.BASE_MODEL_NAME,
+                                  _lineage("shared", (), method="base"))
+
+
+def test_version_with_tag(tracking, tmp_path):
+    name = registry.registered_name("finance")
+    assert registry.version_with_tag(name, "training_method", "sft") is None
+    registry.register_version(_log_fake_adapter(tmp_path, "finance"), "adapter", name,
+                              _lineage("finance", ("d1",)))
+    registry.register_version(_log_fake_adapter(tmp_path, "finance"), "adapter", name,
+                              _lineage("finance", ("d1",), method="grpo"))
+    assert registry.version_with_tag(name, "training_method", "sft") == "1"
+    assert registry.version_with_tag(name, "training_method", "grpo") == "2"
+    assert registry.version_with_tag(name, "training_method", "dpo") is None

@@ -69,8 +69,10 @@ def base_model(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                                               "built_now": False})
     with torch_threads(settings.training.torch_threads):
         info = build_base_model(config, out_dir, progress=_progress(context, "base"))
-    if info.built_now:
-        mlflow_tracking.activate()
+    mlflow_tracking.activate()
+    # Registered when built, or later when a build's registration did not finish.
+    if registry.version_with_tag(registry.BASE_MODEL_NAME, "base_model_hash",
+                                 info.config_hash) is None:
         with mlflow.start_run(run_name=f"kc-base-{info.config_hash}") as run:
             registry.log_config(config, "base")
             mlflow.log_metrics({k: float(v) for k, v in info.metrics.items()})
