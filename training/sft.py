@@ -44,12 +44,13 @@ from training.trainers import (
 def default_sft_config(**overrides: Any) -> SFTConfig:
     """trl's `SFTConfig` with this project's defaults; any `SFTConfig` field can be overridden.
 
-    Defaults: LoRA-sized learning rate, 3 epochs, batches of 16 grouped by length (without it
+    Defaults: learning rate 3e-3 (on the sample corpus's engineering tenant, 2 epochs: training
+    accuracy 0.50 at 1e-3, 0.73 at 3e-3, 0.39 at 6e-3), 3 epochs, batches of 16 grouped by length (without it
     62% of the tokens were padding), a complete checkpoint every 200 steps (two kept), no
     reporting integration (pass callbacks instead), fp32 on CPU and bf16 on CUDA.
     """
     values: dict[str, Any] = {
-        "output_dir": "kc-sft", "learning_rate": 1e-3, "num_train_epochs": 3,
+        "output_dir": "kc-sft", "learning_rate": 3e-3, "num_train_epochs": 3,
         "per_device_train_batch_size": 16, "lr_scheduler_type": "linear", "warmup_steps": 0.03,
         "weight_decay": 0.0, "logging_steps": 10, "save_strategy": "steps", "save_steps": 200,
         "save_total_limit": 2, "train_sampling_strategy": "group_by_length",
