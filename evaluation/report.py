@@ -144,9 +144,9 @@ def markdown_table(summary: Mapping[str, Any]) -> str:
                   f"{_fmt(cap['bits_per_fact'])} bits / {cap['trainable_parameters']:,} "
                   f"trainable parameters = {cap['bits_per_parameter']:.4f} bits per parameter"
                   + ("" if "fed_to_routing" not in cap else
-                     " (fed to the routing capacity budget)" if cap["fed_to_routing"] else
-                     " (not fed to routing: the adapter did not converge on its training "
-                     "questions)")]
+                     " (a lower bound on capacity: the routing budget uses it only where it "
+                     "exceeds the anchor)" if cap["fed_to_routing"] else
+                     " (nothing recalled: not recorded)")]
     return "\n".join(lines) + "\n"
 
 

@@ -265,12 +265,13 @@ class Settings(_Strict):
                       if s.min_stable_days is not None or s.max_changes_90d is not None]
         policy = self.policy
         if "bits_per_param" not in policy.model_fields_set:
-            # Unless kc.yaml sets it, a converged adapter's measurement replaces the anchor.
-            from training.capacity import measured_bits_per_parameter
+            # Unless kc.yaml sets it, a measurement above the anchor raises it (a compile
+            # measures a lower bound on capacity: training.capacity).
+            from training.capacity import budget_bits_per_parameter, measured_bits_per_parameter
 
-            measured = measured_bits_per_parameter(self.kc_home)
-            if measured is not None:
-                policy = policy.model_copy(update={"bits_per_param": measured})
+            bits = budget_bits_per_parameter(policy.bits_per_param,
+                                             measured_bits_per_parameter(self.kc_home))
+            policy = policy.model_copy(update={"bits_per_param": bits})
         return dbt_vars(policy, overrides=self.route_overrides, source_policies=per_source,
                         as_of=as_of)
 

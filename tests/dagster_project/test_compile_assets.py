@@ -74,6 +74,11 @@ def test_compile_stage_trains_registers_and_is_idempotent(project):
         assert tags["tenant"] == "eng"
     assert registry.version_tags(name, "2")["training_method"] == "grpo"
     assert registry.lineage_document_ids(name, "1")  # the repo's static documents
+    # kc-base is registered once, on the first try (it once failed and waited for a retry).
+    assert registry.version_with_tag(registry.BASE_MODEL_NAME, "training_method", "base") == "1"
+    retried = [e.step_key for e in stages[1].result.all_events
+               if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert retried == []
 
     again = run_stages(defs, instance, ["eng"], refresh=False, log_level="WARNING")
     assert again[0].success
@@ -81,3 +86,5 @@ def test_compile_stage_trains_registers_and_is_idempotent(project):
 
     versions = MlflowClient().search_model_versions(f"name = '{name}'")
     assert len(versions) == 2  # unchanged inputs: nothing retrained or registered
+    assert len(MlflowClient().search_model_versions(
+        f"name = '{registry.BASE_MODEL_NAME}'")) == 1

@@ -1,12 +1,17 @@
-"""A converged adapter's measured bits/parameter becomes the routing budget's; others do not."""
+"""A compile's measured bits/parameter is a lower bound: it may raise the routing budget, never
+lower it (lowering it would overflow what the adapter had just learnt, round after round)."""
 
 from pathlib import Path
 
 from knowledge_compiler.settings import load_settings
-from training.capacity import measured_bits_per_parameter, record_measurement
+from training.capacity import (
+    budget_bits_per_parameter,
+    measured_bits_per_parameter,
+    record_measurement,
+)
 
 
-def test_only_converged_measurements_feed_routing(tmp_path: Path, monkeypatch) -> None:
+def test_measurements_raise_the_budget_never_lower_it(tmp_path: Path, monkeypatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
     config = tmp_path / "kc.yaml"
@@ -16,14 +21,21 @@ def test_only_converged_measurements_feed_routing(tmp_path: Path, monkeypatch) -
     monkeypatch.delenv("KC_HOME", raising=False)
     settings = load_settings(config)
     assert settings.dbt_vars()["bits_per_param"] == 2.0  # the anchor
-    assert not record_measurement(home, "eng", {"bits_per_parameter": 0.006}, 0.5)
     assert measured_bits_per_parameter(home) is None
-    assert record_measurement(home, "eng", {"bits_per_parameter": 0.3}, 0.95)
-    assert record_measurement(home, "fin", {"bits_per_parameter": 0.2}, 0.92)
-    assert measured_bits_per_parameter(home) == 0.2  # the smallest: one rule for all
-    assert settings.dbt_vars()["bits_per_param"] == 0.2
-    assert not record_measurement(home, "fin", {"bits_per_parameter": 0.1}, 0.4)  # regressed
-    assert settings.dbt_vars()["bits_per_param"] == 0.3
+    assert record_measurement(home, "eng", {"bits_per_parameter": 0.013}, 0.92)
+    assert measured_bits_per_parameter(home) == 0.013
+    assert settings.dbt_vars()["bits_per_param"] == 2.0  # a small lower bound changes nothing
+    assert record_measurement(home, "fin", {"bits_per_parameter": 2.6}, 0.99)
+    assert measured_bits_per_parameter(home) == 2.6  # the best any adapter demonstrated
+    assert settings.dbt_vars()["bits_per_param"] == 2.6
+    assert not record_measurement(home, "fin", {"bits_per_parameter": 0.0}, 0.1)
+    assert settings.dbt_vars()["bits_per_param"] == 2.0
     pinned = tmp_path / "pinned.yaml"
     pinned.write_text(f"home: {home}\n{source}policy: {{bits_per_param: 1.5}}\n")
     assert load_settings(pinned).dbt_vars()["bits_per_param"] == 1.5  # kc.yaml wins
+
+
+def test_budget_rule() -> None:
+    assert budget_bits_per_parameter(2.0, None) == 2.0
+    assert budget_bits_per_parameter(2.0, 0.5) == 2.0
+    assert budget_bits_per_parameter(2.0, 3.0) == 3.0
