@@ -32,6 +32,12 @@ BENCHMARKS: list[tuple[str, list[str], str]] = [
     ("answer_latency", [], "compiled closed-book latency vs full context and vs RAG"),
     ("capacity_bits", [], "bits stored per trainable parameter vs the 3.6 anchor"),
 ]
+# Run by hand (not by `make bench`), shown in the details when their JSON exists.
+EXTRA: list[tuple[str, str]] = [
+    ("incremental_refresh_x10", "one-document refresh vs full run with the document sources "
+     "grown to 10 copies of their files (`python -m benchmarks.incremental_refresh --copies "
+     "10`, ~3 min)"),
+]
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 MEMORY = "peak_memory"
 MEMORY_GOAL = 0.25  # of the machine's memory: the stage must leave room for others
@@ -65,7 +71,8 @@ def memory_rows(peaks: Mapping[str, float], total_mib: float) -> list[dict]:
 
 
 def render(results: Mapping[str, dict | None], memory: list[dict], minutes: float,
-           before_after: dict | None = None, cores: int | None = None) -> str:
+           before_after: dict | None = None, cores: int | None = None,
+           only: list[str] | None = None) -> str:
     """RESULTS.md from each benchmark's JSON (None: it failed) and the memory rows."""
     summary: list[dict] = []
     missing = []
@@ -86,14 +93,16 @@ def render(results: Mapping[str, dict | None], memory: list[dict], minutes: floa
         f"on {cores or os.cpu_count()} shared CPU cores (no GPU). Every figure is set against a "
         "peer measured in the same run on the same machine; `ratio` is ours / theirs unless "
         f"the goal says otherwise. {passed} of {len(judged)} goals met"
-        + (f"; not measured: {', '.join(missing)}" if missing else "") + ".\n\n",
+        + (f"; not measured: {', '.join(missing)}" if missing else "") + "."
+        + (f" This update re-ran only {', '.join(only)}; the other rows (and their dates, in "
+           "the details) come from earlier runs." if only else "") + "\n\n",
         "## Summary\n\n", markdown_table(summary, list(COLUMNS)),
     ]
     if before_after:
         lines += [f"\n## Profiled stage: before and after\n\n{before_after.get('notes', '')}\n\n",
                   markdown_table(before_after["rows"], list(before_after["rows"][0]))]
     lines.append("\n## Details\n")
-    for name, _, covers in BENCHMARKS:
+    for name, _, covers in [*BENCHMARKS, *((n, [], c) for n, c in EXTRA)]:
         data = results.get(name)
         if not data or not data.get("rows"):
             continue
@@ -129,12 +138,18 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             failed.append(name)
         results[name] = _load(name)
+    for name, _ in EXTRA:
+        results[name] = _load(name)
     minutes = (time.perf_counter() - started) / 60
     memory = memory_rows(peaks, machine_memory_mib())
+    if args.only:  # keep the memory rows of the benchmarks not run this time
+        measured = {row["benchmark"] for row in memory}
+        memory += [row for row in (_load(MEMORY) or {}).get("rows", [])
+                   if row["benchmark"] not in measured]
     (OUT / f"{MEMORY}.json").write_text(json.dumps({"benchmark": MEMORY, "rows": memory},
                                                    indent=2))
     RESULTS.write_text(render(results, memory, minutes, _load(BEFORE_AFTER),
-                              len(os.sched_getaffinity(0))))
+                              len(os.sched_getaffinity(0)), args.only))
     print(f"bench: wrote {RESULTS} in {minutes:.1f} min")
     return 1 if failed else 0
 
