@@ -46,8 +46,8 @@ def default_sft_config(**overrides: Any) -> SFTConfig:
 
     Defaults: learning rate 3e-3 (on the sample corpus's engineering tenant, 2 epochs: training
     accuracy 0.50 at 1e-3, 0.73 at 3e-3, 0.39 at 6e-3), 3 epochs, batches of 16 grouped by
-    length (without it 62% of the tokens were padding), a complete checkpoint every 200 steps (two kept), no
-    reporting integration (pass callbacks instead), fp32 on CPU and bf16 on CUDA.
+    length (without it 62% of the tokens were padding), a complete checkpoint every 200 steps
+    (two kept), no reporting integration (pass callbacks instead), fp32 on CPU and bf16 on CUDA.
     """
     values: dict[str, Any] = {
         "output_dir": "kc-sft", "learning_rate": 3e-3, "num_train_epochs": 3,
