@@ -134,11 +134,22 @@ def _built_base(settings) -> tuple[str, Path]:
                       else base_dir)
 
 
-def _sft_run_dir(settings, tenant: str, lin: registry.Lineage) -> Path:
-    """One folder per (QA data, base weights, training settings): unchanged inputs reuse it.
-    Keyed on the base's content hash, not its path: moving $KC_HOME keeps the adapters."""
-    return _run_dir(settings, tenant, "sft", [lin.qa_dataset_sha256, lin.base_model_hash,
+def training_rows_key(examples: list[dict], notes: list[str]) -> str:
+    """What an SFT adapter learns from: its training pairs and notes. The QA dataset's eval and
+    volatile splits are left out, so a change to volatile content alone retrains nothing."""
+    return registry.sha256_text(json.dumps([examples, notes], sort_keys=True))
+
+
+def _sft_run_dir(settings, tenant: str, rows_key: str, lin: registry.Lineage) -> Path:
+    """One folder per (training rows, base weights, training settings): unchanged inputs reuse
+    it. Keyed on the base's content hash, not its path: moving $KC_HOME keeps the adapters."""
+    return _run_dir(settings, tenant, "sft", [rows_key, lin.base_model_hash,
                                               settings.training.model_dump()])
+
+
+def _tenant_rows_key(con, settings, tenant: str) -> str:
+    return training_rows_key(*training_data(con, tenant, settings.training.max_train_pairs,
+                                            settings.training.max_notes))
 
 
 def _grpo_run_dir(settings, tenant: str, sft_dir: Path) -> Path:
@@ -152,7 +163,8 @@ def adapter_dirs(settings, tenant: str) -> tuple[Path, Path, Path | None]:
     model_id, base = _built_base(settings)
     with connect(settings.warehouse_path, read_only=True) as con:
         lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "sft")
-    sft_dir = _sft_run_dir(settings, tenant, lin)
+        rows_key = _tenant_rows_key(con, settings, tenant)
+    sft_dir = _sft_run_dir(settings, tenant, rows_key, lin)
     grpo_dir = None
     if settings.training.grpo is not None:
         grpo_dir = _grpo_run_dir(settings, tenant, sft_dir)
@@ -201,7 +213,7 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     if not examples:
         raise dg.Failure(f"tenant {tenant}: no training pairs (no static content routed, or "
                          "synthesis produced none); see `kc routes` and the qa_dataset checks")
-    out = _sft_run_dir(settings, tenant, lin)
+    out = _sft_run_dir(settings, tenant, training_rows_key(examples, notes), lin)
     done = _registered(out)
     if done:  # same data, base and settings: the registered version stands
         yield dg.MaterializeResult(metadata={**done, "cached": True})
@@ -267,7 +279,8 @@ def grpo_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
         examples, _ = training_data(con, tenant, settings.training.max_train_pairs, 0)
         lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "grpo")
         heldout = heldout_pairs(con, tenant)
-    sft_dir = _sft_run_dir(settings, tenant, lin)
+        rows_key = _tenant_rows_key(con, settings, tenant)
+    sft_dir = _sft_run_dir(settings, tenant, rows_key, lin)
     out = _grpo_run_dir(settings, tenant, sft_dir)
     done = _registered(out)
     if done:

@@ -1,0 +1,43 @@
+"""The SFT run folder is keyed on the training rows only: a change to the eval or volatile
+splits of the QA dataset (volatile content changed) must not retrain the adapter."""
+
+import duckdb
+
+from dagster_project.defs.training.compile import training_data
+from dagster_project.defs.training.model_assets import training_rows_key
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("create schema qa")
+    con.execute("create table qa.pairs (pair_id varchar, fact_id varchar, tenant varchar, "
+                "split varchar, question varchar, answer varchar, superseded boolean)")
+    con.execute("create table qa.notes (note_id varchar, tenant varchar, text varchar)")
+    con.executemany("insert into qa.pairs values (?, ?, 'eng', ?, ?, ?, false)", [
+        ("p1", "f1", "train", "What is the port?", "8443"),
+        ("p2", "f1", "eval", "Which port is it?", "8443"),
+        ("p3", "f2", "volatile_eval", "Which incident is open?", "INC-4821")])
+    con.execute("insert into qa.notes values ('n1', 'eng', 'The port is 8443.')")
+    return con
+
+
+def _key(con) -> str:
+    return training_rows_key(*training_data(con, "eng", None, None))
+
+
+def test_eval_and_volatile_splits_do_not_change_the_key():
+    con = _warehouse()
+    before = _key(con)
+    con.execute("update qa.pairs set answer = 'INC-4907' where pair_id = 'p3'")
+    con.execute("insert into qa.pairs values ('p4', 'f1', 'eng', 'eval', 'Port?', '8443', false)")
+    assert _key(con) == before
+
+
+def test_training_pairs_and_notes_change_the_key():
+    con = _warehouse()
+    before = _key(con)
+    con.execute("update qa.pairs set answer = '9443' where pair_id = 'p1'")
+    changed_pair = _key(con)
+    assert changed_pair != before
+    con.execute("update qa.notes set text = 'The port is 9443.'")
+    assert _key(con) != changed_pair
