@@ -82,6 +82,10 @@ def test_compile_stage_trains_registers_and_is_idempotent(project):
 
     again = run_stages(defs, instance, ["eng"], refresh=False, log_level="WARNING")
     assert again[0].success
+    gate = next(e for e in again[0].result.get_asset_check_evaluations()
+                if e.asset_check_key.name == "promotion_gate")
+    if registry.champion_version(name) == "2":  # re-evaluating the champion promotes nothing
+        assert "already the champion" in gate.metadata["decision"].value
     from mlflow import MlflowClient
 
     versions = MlflowClient().search_model_versions(f"name = '{name}'")

@@ -194,6 +194,10 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
         champion_summary = _champion_on_same_questions(context, name, sets, settings)
     decision = promotion_decision(summary, champion_summary,
                                   max_stale_error=ev.max_stale_error)
+    if champion and champion == candidate_version:  # re-evaluated: nothing new to promote
+        decision.reason = (f"version {champion} is already the champion (re-evaluated on the "
+                           "current data; the alias stays)"
+                           + ("" if decision.promote else f"; it now fails: {decision.reason}"))
     if candidate is not None:
         with mlflow.start_run(run_id=candidate.run_id):
             mlflow.log_artifacts(str(out_dir), artifact_path="evaluation")
