@@ -3,8 +3,7 @@ splits of the QA dataset (volatile content changed) must not retrain the adapter
 
 import duckdb
 
-from dagster_project.defs.training.compile import training_data
-from dagster_project.defs.training.model_assets import training_rows_key
+from dagster_project.defs.training.compile import training_data, training_rows_key
 
 
 def _warehouse() -> duckdb.DuckDBPyConnection:

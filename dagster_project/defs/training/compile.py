@@ -1,5 +1,6 @@
 """Library glue for the model assets: reading a tenant's training data and its lineage."""
 
+import json
 import random
 from pathlib import Path
 
@@ -33,6 +34,12 @@ def training_data(con: duckdb.DuckDBPyConnection, tenant: str, max_pairs: int | 
     if max_notes is not None:
         notes = notes[:max_notes]
     return [{"question": q, "answer": a} for _, q, a in pairs], notes
+
+
+def training_rows_key(examples: list[dict], notes: list[str]) -> str:
+    """What an SFT adapter learns from: its training pairs and notes. The QA dataset's eval and
+    volatile splits are left out, so a change to volatile content alone retrains nothing."""
+    return sha256_text(json.dumps([examples, notes], sort_keys=True))
 
 
 def heldout_pairs(con: duckdb.DuckDBPyConnection, tenant: str) -> list[dict]:

@@ -12,7 +12,12 @@ from transformers import TrainerCallback
 
 from dagster_project.defs.automation.retries import TRAINING_RETRY
 from dagster_project.defs.training.assets import qa_dataset
-from dagster_project.defs.training.compile import heldout_pairs, lineage, training_data
+from dagster_project.defs.training.compile import (
+    heldout_pairs,
+    lineage,
+    training_data,
+    training_rows_key,
+)
 from dagster_project.defs.training.mlflow_resource import MLflowTracking
 from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.resources import KCSettings, Warehouse
@@ -132,12 +137,6 @@ def _built_base(settings) -> tuple[str, Path]:
     model_id, base_dir, config = _base_path(settings)
     return model_id, (resolve_model_path(base_dir / config.config_hash()) if config
                       else base_dir)
-
-
-def training_rows_key(examples: list[dict], notes: list[str]) -> str:
-    """What an SFT adapter learns from: its training pairs and notes. The QA dataset's eval and
-    volatile splits are left out, so a change to volatile content alone retrains nothing."""
-    return registry.sha256_text(json.dumps([examples, notes], sort_keys=True))
 
 
 def _sft_run_dir(settings, tenant: str, rows_key: str, lin: registry.Lineage) -> Path:
