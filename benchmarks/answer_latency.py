@@ -17,7 +17,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import markdown_table, result_row, write_results
+from benchmarks.common import publish, result_row
 from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
@@ -106,9 +106,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                f"{ours['prompt_tokens']:.0f} / {theirs['prompt_tokens']:.0f}",
                "answer tokens (ours / theirs)":
                f"{ours['answer_tokens']:.1f} / {theirs['answer_tokens']:.1f}"}, **detail))
-    path_out = write_results("answer_latency", rows, notes=__doc__ or "")
-    print(markdown_table(rows, list(rows[0])))
-    print(f"written {path_out}")
+    publish("answer_latency", rows, notes=__doc__ or "")
     return rows
 
 

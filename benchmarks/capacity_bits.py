@@ -23,7 +23,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import markdown_table, result_row, write_results
+from benchmarks.common import publish, result_row
 from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
@@ -105,9 +105,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             bits, ANCHOR, "bits/parameter", bits / ANCHOR,
             "<= 1 (no adapter stores more than the anchor)", bits / ANCHOR <= 1.0,
             **{k: v for k, v in fig.items() if k != "bits_per_parameter"}))
-    path = write_results("capacity_bits", rows, notes=__doc__ or "")
-    print(markdown_table(rows, list(rows[0])))
-    print(f"written {path}")
+    publish("capacity_bits", rows, notes=__doc__ or "")
     return rows
 
 

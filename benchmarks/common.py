@@ -57,6 +57,15 @@ def write_results(name: str, rows: list[dict], notes: str = "") -> Path:
     return path
 
 
+def publish(name: str, rows: list[dict], notes: str = "",
+            columns: list[str] | None = None) -> Path:
+    """Write the rows (``write_results``) and print them as a table with the file's path."""
+    path = write_results(name, rows, notes=notes)
+    print(markdown_table(rows, columns or list(rows[0])))
+    print(f"written {path}")
+    return path
+
+
 def _cores() -> int:
     import os
 

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import markdown_table, result_row, write_results
+from benchmarks.common import publish, result_row, write_results
 from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
@@ -244,9 +244,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     notes = (__doc__ or "") + (f"\nDocument sources grown to {args.copies} copies of their "
                                "files (`--copies`, see `copy_documents`)." if args.copies > 1
                                else "")
-    path = write_results(name, rows, notes=notes)
-    print(markdown_table(rows, list(rows[0])))
-    print(f"written {path}")
+    publish(name, rows, notes=notes)
     return rows
 
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import COLUMNS, best_of, markdown_table, result_row, write_results
+from benchmarks.common import COLUMNS, best_of, publish, result_row
 from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
@@ -136,9 +136,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         corpus = _corpus(work)
         rows = bench_formats(corpus, work, args.repeat) + bench_git(corpus, work, args.repeat)
         shutil.rmtree(corpus, ignore_errors=True)
-    path = write_results("ingestion_vs_parser", rows, notes=__doc__ or "")
-    print(markdown_table(rows, list(COLUMNS)))
-    print(f"written {path}")
+    publish("ingestion_vs_parser", rows, notes=__doc__ or "", columns=list(COLUMNS))
     return rows
 
 

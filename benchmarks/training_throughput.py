@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import markdown_table, result_row, write_results
+from benchmarks.common import publish, result_row
 from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
@@ -72,9 +72,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         batch_size=args.batch_size, trainable_parameters=trainable, torch_threads=1,
         lora=json.dumps({"r": settings.lora_r, "alpha": settings.lora_alpha,
                          "target_modules": settings.target_modules}))]
-    path_out = write_results("training_throughput", rows_out, notes=__doc__ or "")
-    print(markdown_table(rows_out, list(rows_out[0])))
-    print(f"written {path_out}")
+    publish("training_throughput", rows_out, notes=__doc__ or "")
     return rows_out
 
 

@@ -146,11 +146,6 @@ def _sft_run_dir(settings, tenant: str, rows_key: str, lin: registry.Lineage) ->
                                               settings.training.model_dump()])
 
 
-def _tenant_rows_key(con, settings, tenant: str) -> str:
-    return training_rows_key(*training_data(con, tenant, settings.training.max_train_pairs,
-                                            settings.training.max_notes))
-
-
 def _grpo_run_dir(settings, tenant: str, sft_dir: Path) -> Path:
     return _run_dir(settings, tenant, "grpo", [sft_dir.name, settings.training.grpo])
 
@@ -162,7 +157,8 @@ def adapter_dirs(settings, tenant: str) -> tuple[Path, Path, Path | None]:
     model_id, base = _built_base(settings)
     with connect(settings.warehouse_path, read_only=True) as con:
         lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "sft")
-        rows_key = _tenant_rows_key(con, settings, tenant)
+        rows_key = training_rows_key(*training_data(
+            con, tenant, settings.training.max_train_pairs, settings.training.max_notes))
     sft_dir = _sft_run_dir(settings, tenant, rows_key, lin)
     grpo_dir = None
     if settings.training.grpo is not None:
@@ -275,11 +271,11 @@ def grpo_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     model_id, base = _built_base(settings)
     grpo = GRPOSettings.from_dict(dict(settings.training.grpo))
     with warehouse.connect(read_only=True) as con:
-        examples, _ = training_data(con, tenant, settings.training.max_train_pairs, 0)
+        examples, notes = training_data(con, tenant, settings.training.max_train_pairs,
+                                        settings.training.max_notes)
         lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "grpo")
         heldout = heldout_pairs(con, tenant)
-        rows_key = _tenant_rows_key(con, settings, tenant)
-    sft_dir = _sft_run_dir(settings, tenant, rows_key, lin)
+    sft_dir = _sft_run_dir(settings, tenant, training_rows_key(examples, notes), lin)
     out = _grpo_run_dir(settings, tenant, sft_dir)
     done = _registered(out)
     if done:
