@@ -126,3 +126,22 @@ def token_f1(prediction: str, gold: str | Iterable[str]) -> float:
             precision, recall = common / len(pred), common / len(ref)
             best = max(best, 2 * precision * recall / (precision + recall))
     return best
+
+
+def short_answer_contains(prediction: str, gold: str | Iterable[str], max_words: int = 12) -> float:
+    """1.0 when an answer of at most `max_words` normalised words contains a normalised gold
+    answer as a whole-word phrase (an instruct model's "The capital of France is Paris."), else 0.
+
+    >>> short_answer_contains("The capital of France is Paris.", "Paris")
+    1.0
+    >>> short_answer_contains("Parisian food", "Paris")
+    0.0
+    >>> short_answer_contains("it is " + "very " * 12 + "Paris", "Paris")
+    0.0
+    """
+    pred = normalize_answer(prediction).split()
+    if not pred or len(pred) > max_words:
+        return 0.0
+    padded = f" {' '.join(pred)} "
+    return float(any(normalize_answer(g) and f" {normalize_answer(g)} " in padded
+                     for g in _golds(gold)))

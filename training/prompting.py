@@ -1,22 +1,21 @@
-"""The one prompt format: every stage (curriculum, SFT, GRPO, evaluation) builds prompts here.
+"""The one prompt format: every stage (SFT, GRPO, evaluation, `kc ask`, `kc serve`) builds
+prompts here.
 
-Prompts are chat messages rendered by the tokenizer's chat template, never by string
-concatenation, so training and inference see the same tokens. A model without a template (the
-default MiniLM base) gets `CHAT_TEMPLATE` and its three special tokens from `prepare_tokenizer`:
+Prompts are chat messages rendered by the tokenizer's own chat template (SmolLM2's ChatML),
+never by string concatenation, so training and inference see the same tokens. Every prompt
+starts with the same short `SYSTEM_PROMPT`.
 
-    <|user|> Question: who owns zarnik pay? <|assistant|> lena brook<|end|>
-
-- Closed-book question: the user turn is `Question: <question>`.
-- Question with context: the user turn lists numbered passages, then the question:
-  `Context:\\n[1] <passage>\\n[2] <passage>\\nQuestion: <question>`; the answer is followed by a
-  citation marker naming the passage it came from, `lena brook [2]`, or is exactly
+- Closed-book question: the user turn is the question alone.
+- Question with documents: the user turn lists numbered passages, then the question:
+  `Documents:\n[1] <passage>\n[2] <passage>\n\nQuestion: <question>`; the answer is followed
+  by a citation marker naming the passage it came from, `lena brook [2]`, or is exactly
   `UNKNOWN_ANSWER` when no passage holds it. `training.answers.normalize_answer` drops markers.
 - Study note (declarative text, continued-pretraining style): the user turn is the fixed
   `NOTE_PROMPT` and the note is the completion, so the loss covers the whole note and nothing
   else. A fixed prompt keeps notes apart from questions: the model never learns to answer a
   question with a paragraph.
 
-SFT examples are trl "conversational prompt-completion" rows: `{"prompt": [user message],
+SFT examples are trl "conversational prompt-completion" rows: `{"prompt": [system, user],
 "completion": [assistant message]}`; trl computes the loss on the completion only.
 """
 
@@ -26,21 +25,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-USER_TOKEN = "<|user|>"
-ASSISTANT_TOKEN = "<|assistant|>"
-END_TOKEN = "<|end|>"
-CHAT_TOKENS = (USER_TOKEN, ASSISTANT_TOKEN, END_TOKEN)
-# The prompt rendered alone is a token prefix of prompt + completion, which trl's completion mask
-# relies on; the end token closes the assistant turn and is the generation stop token.
-CHAT_TEMPLATE = (
+# One short system message in training and answering alike: without it SmolLM2's template
+# inserts its own default ("You are a helpful AI assistant named SmolLM..."), about half the
+# tokens of a short training example.
+SYSTEM_PROMPT = "Answer with the short answer only."
+# For a tokenizer without a chat template: plain text turns closed by its end-of-text token.
+# The prompt rendered alone is a prefix of prompt + completion, which trl's completion mask needs.
+PLAIN_TEMPLATE = (
     "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}" + USER_TOKEN + " {{ message['content'] }} "
-    "{% elif message['role'] == 'assistant' %}" + ASSISTANT_TOKEN
-    + " {{ message['content'] }}" + END_TOKEN + "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}" + ASSISTANT_TOKEN + "{% endif %}"
+    "{% if message['role'] == 'system' %}{{ message['content'] }}\n\n"
+    "{% elif message['role'] == 'user' %}User: {{ message['content'] }}\n"
+    "{% elif message['role'] == 'assistant' %}Assistant: {{ message['content'] }}{{ eos_token }}\n"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
 )
-UNKNOWN_ANSWER = "the context does not say"
+UNKNOWN_ANSWER = "not in the documents"
 NOTE_PROMPT = "Note:"
 
 Message = dict[str, str]
@@ -86,53 +85,14 @@ def as_note(item: str | Mapping[str, Any] | Any) -> str:
     raise TypeError(f"not a note: {item!r}")
 
 
-def prepare_tokenizer(tokenizer: Any) -> int:
-    """Give a tokenizer without a chat template ours; set pad and stop tokens, left padding.
-
-    Returns how many tokens were added; `add_chat_tokens` also grows the model to match. A
-    tokenizer that has its own chat template keeps it.
-    """
-    added = 0
+def prepare_tokenizer(tokenizer: Any) -> None:
+    """Pad on the left with the end-of-turn token; a tokenizer without a chat template gets
+    `PLAIN_TEMPLATE` (no tokens are added, so the model's embeddings stay as they are)."""
     if not getattr(tokenizer, "chat_template", None):
-        missing = [t for t in CHAT_TOKENS if t not in tokenizer.get_vocab()]
-        if missing:
-            added = tokenizer.add_special_tokens({"additional_special_tokens": missing})
-        tokenizer.chat_template = CHAT_TEMPLATE
-        tokenizer.eos_token = END_TOKEN
+        tokenizer.chat_template = PLAIN_TEMPLATE
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
-    return added
-
-
-def init_new_token_embeddings(model: Any, n_old: int, seed: int = 0) -> None:
-    """Give the rows added after `n_old` the per-dimension mean and spread of the old rows.
-
-    `resize_token_embeddings` starts new rows near the mean embedding (norm ~0.1 against ~1.1
-    for real tokens on MiniLM): with tied, frozen embeddings the end token then can never
-    win the softmax and generation never stops. Rows drawn like real tokens can.
-    """
-    import torch
-
-    weight = model.get_input_embeddings().weight
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        old = weight[:n_old].float()
-        noise = torch.randn((weight.shape[0] - n_old, weight.shape[1]), generator=generator)
-        new = old.mean(0) + old.std(0) * noise
-        weight[n_old:] = new.to(weight.dtype)
-
-
-def add_chat_tokens(model: Any, tokenizer: Any, seed: int = 0) -> int:
-    """`prepare_tokenizer`, then grow the model's embeddings for the tokens it added."""
-    n_old = model.get_input_embeddings().weight.shape[0]
-    added = prepare_tokenizer(tokenizer)
-    if len(tokenizer) > n_old:
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        init_new_token_embeddings(model, n_old, seed)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return added
 
 
 def format_context(passages: Sequence[str]) -> str:
@@ -143,14 +103,14 @@ def format_context(passages: Sequence[str]) -> str:
 def user_message(question: str, passages: Sequence[str] | None = None) -> Message:
     """The user turn for a closed-book question, or for a question with context passages."""
     if passages:
-        return {"role": "user",
-                "content": f"Context:\n{format_context(passages)}\nQuestion: {question.strip()}"}
-    return {"role": "user", "content": f"Question: {question.strip()}"}
+        return {"role": "user", "content": f"Documents:\n{format_context(passages)}\n\n"
+                                           f"Question: {question.strip()}"}
+    return {"role": "user", "content": question.strip()}
 
 
 def prompt_messages(question: str, passages: Sequence[str] | None = None) -> list[Message]:
-    """The prompt (without the answer) as chat messages."""
-    return [user_message(question, passages)]
+    """The prompt (without the answer) as chat messages: the system message, then the user's."""
+    return [{"role": "system", "content": SYSTEM_PROMPT}, user_message(question, passages)]
 
 
 def target_answer(qa: QA) -> str:
@@ -176,7 +136,8 @@ def sft_example(item: QA | Mapping[str, Any] | Sequence[str] | Any, kind: str = 
 
 def note_example(note: str | Mapping[str, Any] | Any, kind: str = "note") -> Example:
     """A trl prompt-completion row that teaches a declarative note (loss on the note only)."""
-    return {"prompt": [{"role": "user", "content": NOTE_PROMPT}],
+    return {"prompt": [{"role": "system", "content": SYSTEM_PROMPT},
+                       {"role": "user", "content": NOTE_PROMPT}],
             "completion": [{"role": "assistant", "content": as_note(note).strip()}],
             "kind": kind}
 

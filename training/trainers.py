@@ -1,18 +1,12 @@
-"""What the SFT and GRPO stages share: the model's own LM head, checkpoints, progress, devices.
+"""What the SFT and GRPO stages share: a resumable sampler, checkpoints, progress, devices.
 
-trl 1.16 scores tokens through a fused LM head (`add_fused_lm_head`): the backbone's last hidden
-state times the output embedding. That is not the model's head for every architecture: BERT's
-`cls.predictions` first applies a dense + GELU + LayerNorm transform that the fused path skips
-(measured on the MiniLM base: loss 10.07 against 0.61 from the model's own forward on the same
-batch). `OwnHeadSFTTrainer` therefore takes its loss from the model's own forward, asking for
-logits only at the positions that carry a label (`logits_to_keep` as a boolean mask), which is
-the same head at a fraction of the cost of full logits.
+Training uses trl's stock `SFTTrainer` and `GRPOTrainer`; the only change is the sampler of
+`ResumableSFTTrainer`, whose batch order a killed run replays exactly on resume.
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import os
 import shutil
@@ -21,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from transformers import PrinterCallback, TrainerCallback
-from transformers.modeling_outputs import CausalLMOutput
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from trl import SFTTrainer
 
@@ -59,47 +51,6 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _forward_params(model: Any) -> set[str]:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    forward = getattr(type(base), "forward", base.forward)
-    return set(inspect.signature(forward).parameters)
-
-
-def own_head_logits(model: Any, inputs: dict[str, Any], keep: torch.Tensor) -> torch.Tensor:
-    """Logits from the model's own forward at the `keep` positions, shape (n_kept, vocab)."""
-    if "logits_to_keep" in _forward_params(model):
-        logits = model(**inputs, logits_to_keep=keep).logits
-        return logits.reshape(-1, logits.shape[-1])
-    return model(**inputs).logits[keep]
-
-
-def own_head_token_log_probs(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                             n_last: int, temperature: float = 1.0,
-                             entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probability of each of the last `n_last` tokens (zero where the mask is 0).
-
-    Uses the model's own head and positions that restart on each row's first real token, so a
-    left-padded row scores like the same row without padding.
-    """
-    inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask,
-                              "use_cache": False}
-    params = _forward_params(model)
-    if "position_ids" in params:
-        inputs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-    if "logits_to_keep" in params:
-        logits = model(**inputs, logits_to_keep=n_last + 1).logits[:, :-1]
-    else:
-        logits = model(**inputs).logits[:, -n_last - 1:-1]
-    logp = torch.log_softmax(logits.float() / temperature, dim=-1)
-    targets = input_ids[:, -n_last:]
-    valid = attention_mask[:, -n_last:].bool()
-    token_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).masked_fill(~valid, 0.0)
-    ent = None
-    if entropy:
-        ent = (-(logp.exp() * logp).sum(-1)).masked_fill(~valid, 0.0)
-    return token_logp, ent
-
-
 class EpochSeededLengthSampler(LengthGroupedSampler):
     """Length-grouped order drawn from `seed + epoch` alone.
 
@@ -122,48 +73,14 @@ class EpochSeededLengthSampler(LengthGroupedSampler):
                                                generator=generator))
 
 
-class OwnHeadSFTTrainer(SFTTrainer):
-    """`SFTTrainer` whose loss is the model's own next-token loss on the labelled positions.
-
-    Metrics kept as trl logs them: `entropy`, `mean_token_accuracy`, `num_tokens`.
-    """
+class ResumableSFTTrainer(SFTTrainer):
+    """trl's `SFTTrainer` with a length-grouped order drawn from `seed + epoch` alone."""
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
         if type(sampler) is LengthGroupedSampler:
             return EpochSeededLengthSampler(sampler.lengths, sampler.batch_size, self.args.seed)
         return sampler
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        mode = "train" if self.model.training else "eval"
-        labels = inputs["labels"]
-        model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
-        model_inputs["use_cache"] = False
-        shifted = labels[:, 1:]
-        keep = torch.zeros_like(labels, dtype=torch.bool)
-        keep[:, :-1] = shifted != -100
-        logits = own_head_logits(model, model_inputs, keep).float()
-        targets = shifted[shifted != -100]
-        count = targets.numel() if num_items_in_batch is None else num_items_in_batch
-        nll = F.cross_entropy(logits, targets, reduction="sum")
-        loss = nll / torch.as_tensor(count, device=nll.device).clamp(min=1)
-        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-            loss = loss * self.accelerator.num_processes
-        with torch.no_grad():
-            if targets.numel():
-                logp = torch.log_softmax(logits, dim=-1)
-                entropy = -(logp.exp() * logp).sum(-1).mean().item()
-                accuracy = (logits.argmax(-1) == targets).float().mean().item()
-            else:
-                entropy = accuracy = 0.0
-        self._metrics[mode]["entropy"].append(entropy)
-        self._metrics[mode]["mean_token_accuracy"].append(accuracy)
-        if mode == "train":
-            self._total_train_tokens += int(inputs["attention_mask"].sum().item())
-        self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
-        if return_outputs:  # logits of the labelled positions only, (n_labelled, vocab)
-            return loss, CausalLMOutput(loss=loss, logits=logits)
-        return loss
 
 
 class CheckpointMarker(TrainerCallback):

