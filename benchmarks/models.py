@@ -1,4 +1,4 @@
-"""The model the training and answering benchmarks use: the built kc-base when present."""
+"""The model the training and answering benchmarks use: the default base, SmolLM2-135M-Instruct."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def base_model(work: Path) -> tuple[Path, str]:
-    """(path, label): ``$KC_HOME/models/kc-base/<hash>`` of the default config if it was built,
-    else a ``BaseModelConfig.tiny()`` build under ``work`` (same architecture, so the same
-    speed; it knows little, which timing does not need)."""
-    from training.base_model import KC_BASE, BaseModelConfig, build_base_model
-    from training.trainers import COMPLETE_MARKER
+def models_dir() -> Path:
+    """``$KC_HOME/models`` (``KC_HOME`` defaults to ``<repo>/.kc``, as for ``make bench``)."""
+    return Path(os.environ.get("KC_HOME") or ROOT / ".kc") / "models"
 
-    home = Path(os.environ.get("KC_HOME") or ROOT / ".kc")
-    built = home / "models" / KC_BASE / BaseModelConfig().config_hash()
-    if (built / COMPLETE_MARKER).exists():
-        return built, f"kc-base {built.name}"
-    info = build_base_model(BaseModelConfig.tiny(), work / "models")
-    return info.path, f"tiny kc-base {info.config_hash} (no built kc-base under {home})"
+
+def base_model(models: Path | None = None) -> tuple[Path, str]:
+    """(path, label) of the default base (``training.base_model.DEFAULT_BASE``), materialised
+    from its packaged GGUF under ``models`` on first use (~30 s), then reused."""
+    from training.base_model import DEFAULT_BASE, resolve_model_path
+
+    path = resolve_model_path(DEFAULT_BASE, models or models_dir())
+    return path, f"{DEFAULT_BASE} {path.name}"

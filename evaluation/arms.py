@@ -1,10 +1,11 @@
-"""The evaluation arms: the same language model answering five ways.
+"""The answering arms: one language model (the base + the tenant's adapter) answering five ways.
 
-- `base`: the base model, closed-book.
+- `base`: the base model alone, closed-book (the reference).
 - `compiled` / `compiled_sft`: the tenant's adapter (GRPO / SFT), closed-book.
-- `rag`: the base model reading the top-k chunks from all the tenant's content.
-- `full_context`: the base model reading as much of the tenant's chunk text as fits the window
-  beside the question and the answer room (`truncated`, `share_fit` = tokens fit / total).
+- `rag`: the same adapter reading the top-k chunks from all the tenant's content.
+- `full_context`: the same adapter reading as much of the tenant's chunk text as fits the window
+  (or `max_context_tokens`) beside the question and the answer room (`truncated`,
+  `share_fit` = tokens fit / total).
 - `hybrid`: the compiled adapter, plus the top-k chunks of the routes {volatile, overflow} only
   when the retrieval gate opens (see `gate_open`).
 
@@ -18,7 +19,7 @@ time divided by its size.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +29,8 @@ from retrieval.index import ChunkIndex
 from retrieval.schema import embedding_text
 from retrieval.search import HIT_COLUMNS, Hit, Mode, rrf_fuse, search
 from training.generate import answer as generate_answers
-from training.prompting import UNKNOWN_ANSWER, prompt_ids
+from training.generate import stream_answer
+from training.prompting import prompt_ids
 
 ARMS = ("base", "compiled", "compiled_sft", "rag", "full_context", "hybrid")
 ANSWERING_ARMS = frozenset(ARMS)
@@ -45,9 +47,6 @@ class AnsweringModel:
     tokenizer: Any
     window: int
     name: str = "model"
-    # Reads the context arms' passages instead of the generator when set (see training.reader:
-    # kc-base cannot read from context). Questions without passages are still generated.
-    reader: Any = None
 
     @classmethod
     def load(cls, base_path: str | Path, adapter_dir: str | Path | None = None,
@@ -85,6 +84,9 @@ class ArmSettings:
     k: int = field(default=4, metadata={"help": "Chunks retrieved for rag, hybrid, ceiling."})
     mode: Mode = field(default="hybrid", metadata={"help": "Search mode: vector|fts|hybrid."})
     max_new_tokens: int = field(default=16, metadata={"help": "Answer room in tokens."})
+    max_context_tokens: int | None = field(default=None, metadata={
+        "help": "Prompt tokens the full-context arm may use (None: the model's whole window). "
+                "Prefill grows with it: on 2 CPU cores an 8k prompt takes tens of seconds."})
     batch_size: int = field(default=8, metadata={"help": "Questions generated together."})
     hybrid_routes: frozenset[str] = field(default=HYBRID_ROUTES, metadata={
         "help": "Routes the hybrid arm may retrieve from (the rest is in the weights)."})
@@ -214,7 +216,8 @@ def _token_ids(tokenizer: Any, text: str) -> list[int]:
 
 
 def fit_passages(bundle: AnsweringModel, question: str, hits: Sequence[Hit],
-                 max_new_tokens: int, lengths: Sequence[int] | None = None) -> Fitted:
+                 max_new_tokens: int, lengths: Sequence[int] | None = None,
+                 max_prompt_tokens: int | None = None) -> Fitted:
     """As many of `hits` (in order) as fit the window with the question and answer room.
 
     Whole passages are taken while they fit; the first that does not is cut to the tokens
@@ -229,7 +232,8 @@ def fit_passages(bundle: AnsweringModel, question: str, hits: Sequence[Hit],
     closed = len(prompt_ids(tok, question, None))
     # "Context:\n" and the "[i] " markers cost a few tokens: measure them on a one-word prompt.
     overhead = len(prompt_ids(tok, question, ["x"])) - closed
-    budget = bundle.window - max_new_tokens - closed - overhead
+    window = _window(bundle, max_new_tokens, max_prompt_tokens)
+    budget = window - max_new_tokens - closed - overhead
     passages: list[str] = []
     kept: list[Hit] = []
     used = 0
@@ -246,13 +250,19 @@ def fit_passages(bundle: AnsweringModel, question: str, hits: Sequence[Hit],
             passages.append(tok.decode(ids, skip_special_tokens=True))
             kept.append(hit)
         break
-    return _trim_to_window(bundle, question, passages, kept, max_new_tokens, total)
+    return _trim_to_window(bundle, question, passages, kept, window - max_new_tokens, total)
+
+
+def _window(bundle: AnsweringModel, max_new_tokens: int, max_prompt_tokens: int | None) -> int:
+    """The positions a prompt and its answer may take: the model's window, or less."""
+    if max_prompt_tokens is None:
+        return bundle.window
+    return min(bundle.window, max_prompt_tokens + max_new_tokens)
 
 
 def _trim_to_window(bundle: AnsweringModel, question: str, passages: list[str], hits: list[Hit],
-                    max_new_tokens: int, total: int) -> Fitted:
+                    limit: int, total: int) -> Fitted:
     tok = bundle.tokenizer
-    limit = bundle.window - max_new_tokens
     while True:
         n_prompt = len(prompt_ids(tok, question, passages or None))
         if n_prompt <= limit or not passages:
@@ -266,7 +276,7 @@ def _trim_to_window(bundle: AnsweringModel, question: str, passages: list[str], 
             hits.pop()
     if n_prompt > limit:
         raise ValueError(f"the question alone takes {n_prompt} tokens: it does not fit the "
-                         f"window of {bundle.window} with {max_new_tokens} answer tokens")
+                         f"{limit} prompt tokens the window leaves")
     fit = sum(len(_token_ids(tok, p)) for p in passages)
     return Fitted(passages, hits, n_prompt, min(fit, total), total)
 
@@ -315,7 +325,8 @@ def _prepare(question: str, arm: str, bundle: AnsweringModel, index: ChunkIndex 
         raise ValueError(f"the {arm} arm needs an index and a principal")
     if arm == "full_context":
         hits, lengths = corpus.get(index, principal, bundle)
-        fitted = fit_passages(bundle, question, hits, settings.max_new_tokens, lengths)
+        fitted = fit_passages(bundle, question, hits, settings.max_new_tokens, lengths,
+                              settings.max_context_tokens)
         return _Prepared(question, fitted.passages or None, fitted.hits, fitted.prompt_tokens,
                          time.perf_counter() - started, bool(fitted.passages),
                          fitted.truncated, fitted.share_fit)
@@ -366,54 +377,51 @@ def answer_questions(questions: Sequence[str], arm: str, bundle: AnsweringModel,
 
 def _answer_batch(prepared: list[_Prepared], arm: str, bundle: AnsweringModel,
                   settings: ArmSettings) -> list[Answer]:
-    """Generate the closed-book items; with a reader, read the items that have passages. In
-    the hybrid arm a reader's abstention falls back to the adapter's closed-book answer."""
-    texts: list[str | None] = [None] * len(prepared)
-    readers = [bundle.name] * len(prepared)
-    seconds = [0.0] * len(prepared)
-    read = [i for i, p in enumerate(prepared) if p.passages and bundle.reader is not None]
-    if read:
-        started = time.perf_counter()
-        readings = bundle.reader.read([prepared[i].question for i in read],
-                                      [prepared[i].passages for i in read],
-                                      batch_size=settings.batch_size)
-        each = (time.perf_counter() - started) / len(read)
-        for i, reading in zip(read, readings, strict=True):
-            seconds[i] = each
-            if arm == "hybrid" and reading.text == UNKNOWN_ANSWER:
-                # The weights answer instead, closed-book: the passages were not used.
-                p = prepared[i]
-                prepared[i] = _Prepared(p.question, None, [],
-                                        len(prompt_ids(bundle.tokenizer, p.question, None)),
-                                        p.retrieval_s)
-                continue
-            texts[i], readers[i] = reading.text, bundle.reader.name
-    todo = [i for i, text in enumerate(texts) if text is None]
-    if todo:
-        started = time.perf_counter()
-        contexts = [prepared[i].passages if bundle.reader is None else None for i in todo]
-        generated = generate_answers(bundle.model, bundle.tokenizer,
-                                     [prepared[i].question for i in todo],
-                                     contexts if any(contexts) else None,
-                                     max_new_tokens=settings.max_new_tokens,
-                                     batch_size=settings.batch_size)
-        each = (time.perf_counter() - started) / len(todo)
-        for i, text in zip(todo, generated, strict=True):
-            texts[i] = text
-            seconds[i] += each
+    """Generate the batch's answers (closed-book and with passages alike) in one pass."""
+    started = time.perf_counter()
+    contexts = [p.passages for p in prepared]
+    texts = generate_answers(bundle.model, bundle.tokenizer, [p.question for p in prepared],
+                             contexts if any(contexts) else None,
+                             max_new_tokens=settings.max_new_tokens,
+                             batch_size=settings.batch_size)
+    each = (time.perf_counter() - started) / len(prepared)
     return [Answer(text=text, arm=arm, citations=[citation(h) for h in p.hits],
-                   prompt_tokens=p.prompt_tokens, latency_s=p.retrieval_s + sec,
-                   reader=reader, context_added=p.context_added, truncated=p.truncated,
+                   prompt_tokens=p.prompt_tokens, latency_s=p.retrieval_s + each,
+                   reader=bundle.name, context_added=p.context_added, truncated=p.truncated,
                    share_fit=p.share_fit, question=p.question)
-            for text, p, reader, sec in zip(texts, prepared, readers, seconds, strict=True)]
+            for text, p in zip(texts, prepared, strict=True)]
+
+
+def stream_question(question: str, arm: str, bundle: AnsweringModel,
+                    index: ChunkIndex | None = None, principal: Principal | None = None,
+                    settings: ArmSettings | None = None) -> tuple[Answer, Iterator[str]]:
+    """One arm's answer as it is generated (`kc ask`): an `Answer` whose `text` is filled in
+    when the iterator is exhausted, and the iterator of text pieces."""
+    settings = settings or ArmSettings()
+    started = time.perf_counter()
+    p = _prepare(question, arm, bundle, index, principal if arm in CONTEXT_ARMS else None,
+                 settings, CorpusCache())
+    reply = Answer(text="", arm=arm, citations=[citation(h) for h in p.hits],
+                   prompt_tokens=p.prompt_tokens, latency_s=0.0, reader=bundle.name,
+                   context_added=p.context_added, truncated=p.truncated, share_fit=p.share_fit,
+                   question=question)
+
+    def pieces() -> Iterator[str]:
+        for piece in stream_answer(bundle.model, bundle.tokenizer, question, p.passages,
+                                   settings.max_new_tokens):
+            reply.text += piece
+            yield piece
+        reply.text = reply.text.strip()
+        reply.latency_s = time.perf_counter() - started
+    return reply, pieces()
 
 
 def answer_question(question: str, arm: str, bundle: AnsweringModel,
                     index: ChunkIndex | None = None, principal: Principal | None = None,
                     settings: ArmSettings | None = None,
                     corpus: CorpusCache | None = None) -> Answer:
-    """One arm's answer to one question (`kc ask`). `bundle` is the model the arm reads with:
-    the base model for base/rag/full_context, the adapter for compiled/compiled_sft/hybrid."""
+    """One arm's answer to one question. `bundle` is the model the arm reads with: the base
+    model for base, the tenant's adapter for every other arm."""
     return answer_questions([question], arm, bundle, index, principal, settings,
                             corpus=corpus)[0]
 
@@ -439,10 +447,11 @@ def rag_ceiling(questions: Sequence[str], golds: Sequence[str | Sequence[str]],
 
 def bundles_for_arms(base: AnsweringModel, compiled: AnsweringModel | None = None,
                      compiled_sft: AnsweringModel | None = None) -> Mapping[str, AnsweringModel]:
-    """Which model each arm reads with; arms whose model is missing are left out."""
+    """Which model each arm reads with: the adapter for every arm but `base` (one model reads
+    and remembers); without an adapter the context arms read with the base."""
     out = {"base": base, "rag": base, "full_context": base}
     if compiled is not None:
-        out.update(compiled=compiled, hybrid=compiled)
+        out.update(compiled=compiled, hybrid=compiled, rag=compiled, full_context=compiled)
     if compiled_sft is not None:
         out["compiled_sft"] = compiled_sft
     return out

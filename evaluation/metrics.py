@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from training.answers import exact_match, normalize_answer, token_f1
+from training.answers import exact_match, normalize_answer, short_answer_contains, token_f1
 
 __all__ = [
     "PeakMemory",
@@ -24,6 +24,7 @@ __all__ = [
     "exact_match",
     "gain_recovery",
     "mean",
+    "mean_contained",
     "mean_exact_match",
     "mean_f1",
     "percentile",
@@ -46,6 +47,14 @@ def mean_exact_match(predictions: Sequence[str], golds: Sequence[str | Sequence[
     """Share of predictions that exactly match (normalised) one of their gold answers."""
     _same_length(predictions, golds)
     return mean(exact_match(p, g) for p, g in zip(predictions, golds, strict=True))
+
+
+def mean_contained(predictions: Sequence[str], golds: Sequence[str | Sequence[str]]
+                   ) -> float | None:
+    """Share of answers of at most 12 words that contain a gold answer (a sentence-shaped
+    answer an exact match would miss: "The capital of France is Paris.")."""
+    _same_length(predictions, golds)
+    return mean(short_answer_contains(p, g) for p, g in zip(predictions, golds, strict=True))
 
 
 def mean_f1(predictions: Sequence[str], golds: Sequence[str | Sequence[str]]) -> float | None:

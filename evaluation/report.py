@@ -133,10 +133,10 @@ def markdown_table(summary: Mapping[str, Any]) -> str:
     if readers:
         lines += ["", "Readers: " + "; ".join(f"{a}: {r}" for a, r in readers.items())]
     forgot = summary.get("forgetting") or {}
-    if forgot:
-        lines += ["", "Forgetting on the base's own held-out questions (base -> compiled): "
-                  + ", ".join(f"{k} {_fmt(v['base'])} -> {_fmt(v['compiled'])}"
-                              for k, v in forgot.items())]
+    if forgot and forgot.get("known"):
+        lines += ["", f"Forgetting on generic questions the base answers: the compiled model "
+                  f"still answers {forgot['kept']} of {forgot['known']} (forgetting "
+                  f"{_fmt(forgot['forgetting'])})"]
     cap = summary.get("capacity") or {}
     if cap:
         lines += ["", f"Capacity: {_fmt(cap['facts_recalled'])} of {cap['facts_trained']} "

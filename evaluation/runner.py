@@ -25,7 +25,6 @@ from typing import Any
 
 from evaluation.arms import (
     ARMS,
-    CONTEXT_ARMS,
     Answer,
     AnsweringModel,
     ArmSettings,
@@ -37,6 +36,7 @@ from evaluation.arms import (
 from evaluation.metrics import (
     gain_recovery,
     mean,
+    mean_contained,
     mean_exact_match,
     mean_f1,
     percentile,
@@ -81,6 +81,7 @@ def arm_figures(questions: Sequence[Question], answers: Sequence[Answer]) -> dic
         "n": len(answers),
         "exact_match": mean_exact_match(texts, golds),
         "f1": mean_f1(texts, golds),
+        "contained": mean_contained(texts, golds),
         "latency_p50_s": percentile([a.latency_s for a in answers], 50),
         "latency_p95_s": percentile([a.latency_s for a in answers], 95),
         "prompt_tokens": mean(a.prompt_tokens for a in answers),
@@ -156,7 +157,7 @@ def evaluate(sets: Mapping[str, Sequence[Question]], models: Mapping[str, Answer
         "results": results,
         "gain_recovery": {qset: _gain(by_arm) for qset, by_arm in results.items()},
         "models": dict(model_info or {}) | {
-            "readers": {arm: _reader_name(arm, models[arm]) for arm in chosen},
+            "readers": {arm: models[arm].name for arm in chosen},
             "windows": {arm: models[arm].window for arm in chosen}},
         "settings": {"k": settings.k, "mode": settings.mode,
                      "max_new_tokens": settings.max_new_tokens,
@@ -173,30 +174,16 @@ def evaluate(sets: Mapping[str, Sequence[Question]], models: Mapping[str, Answer
     return EvaluationResult(summary, answers, {k: list(v) for k, v in sets.items() if v})
 
 
-def _reader_name(arm: str, model: AnsweringModel) -> str:
-    if model.reader is None or arm not in CONTEXT_ARMS:
-        return model.name
-    if arm == "hybrid":
-        return f"{model.reader.name} (extractive; {model.name} when it abstains or no context)"
-    return f"{model.reader.name} (extractive)"
-
-
 def forgetting(base: AnsweringModel, compiled: AnsweringModel,
-               sets: Mapping[str, Sequence[Any]], max_new_tokens: int = 16) -> dict[str, Any]:
-    """Closed-book exact match of the base and the compiled model on the base's own held-out
-    sets (e.g. kc-base's skills curriculum): forgetting = base - compiled, per set."""
-    from training.generate import evaluate_closed_book
+               max_new_tokens: int = 12) -> dict[str, Any]:
+    """The generic questions the base answers (`training.generic`), before and after the
+    adapter: `{"known", "kept", "forgetting", "base_answers", "compiled_answers"}`."""
+    from training import generic
 
-    out: dict[str, Any] = {}
-    for name, questions in sets.items():
-        if not questions:
-            continue
-        before = evaluate_closed_book(base.model, base.tokenizer, questions, max_new_tokens)
-        after = evaluate_closed_book(compiled.model, compiled.tokenizer, questions,
-                                     max_new_tokens)
-        out[name] = {"n": len(questions), "base": before, "compiled": after,
-                     "forgetting": before - after}
-    return out
+    before = generic.forgetting_answers(base.model, base.tokenizer, max_new_tokens)
+    after = generic.forgetting_answers(compiled.model, compiled.tokenizer, max_new_tokens)
+    return {**generic.forgetting(before, after), "base_answers": before,
+            "compiled_answers": after}
 
 
 def capacity_figures(summary: Mapping[str, Any], facts_trained: int, bits_per_fact: float,

@@ -188,7 +188,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from knowledge_compiler.runtime import prepare
 
     settings = prepare(args.config)
-    from evaluation.arms import AnsweringModel, ArmSettings, answer_question
+    from evaluation.arms import AnsweringModel, ArmSettings, stream_question
     from retrieval.access import Principal
     from retrieval.embedder import HashingEmbedder, SentenceTransformerEmbedder
     from retrieval.index import ChunkIndex
@@ -209,33 +209,28 @@ def cmd_ask(args: argparse.Namespace) -> int:
     index = ChunkIndex(settings.index_path, embedder)
     registry.Tracking.local(settings.kc_home).activate()
     name = registry.registered_name(tenant)
-    if args.arm in ("compiled", "hybrid"):
-        if registry.champion_version(name) is None:
-            print(f"kc ask: no champion model for tenant {tenant} yet: run `kc run`",
-                  file=sys.stderr)
-            return 1
+    if args.arm != "base" and registry.champion_version(name) is not None:
+        # One model for every arm: the champion adapter remembers and reads.
         model, tok = load_registered(f"models:/{name}@{registry.CHAMPION}")
         bundle = AnsweringModel(model=model, tokenizer=tok, window=_window(model), name=name)
+    elif args.arm in ("compiled", "hybrid"):
+        print(f"kc ask: no champion model for tenant {tenant} yet: run `kc run`",
+              file=sys.stderr)
+        return 1
     else:
-        from dagster_project.defs.training.model_assets import adapter_dirs
+        from training.compile_inputs import base_for
 
-        base, _, _ = adapter_dirs(settings, tenant)
-        bundle = AnsweringModel.load(base, name="base")
-    if args.arm in ("rag", "full_context", "hybrid"):
-        from dataclasses import replace
-
-        from dagster_project.defs.training.model_assets import load_reader
-
-        try:  # kc-base cannot read: kc-reader reads the passages
-            bundle = replace(bundle, reader=load_reader(settings))
-        except FileNotFoundError as exc:
-            print(f"kc ask: {exc}", file=sys.stderr)
-            return 1
-    reply = answer_question(args.question, args.arm, bundle, index=index, principal=principal,
-                            settings=ArmSettings(k=settings.evaluation.k))
-    print(f"answer: {reply.text}")
-    print(f"arm: {reply.arm} (model {bundle.name}; reader {reply.reader}); "
-          f"{reply.prompt_tokens} prompt tokens; {reply.latency_s * 1000:.0f} ms")
+        bundle = AnsweringModel.load(base_for(settings)[1], name=settings.model.base)
+    reply, pieces = stream_question(args.question, args.arm, bundle, index=index,
+                                    principal=principal,
+                                    settings=ArmSettings(k=settings.evaluation.k,
+                                                         max_new_tokens=args.max_new_tokens))
+    print("answer: ", end="", flush=True)
+    for piece in pieces:
+        print(piece, end="", flush=True)
+    print()
+    print(f"arm: {reply.arm} (model {bundle.name}); {reply.prompt_tokens} prompt tokens; "
+          f"{reply.latency_s * 1000:.0f} ms")
     for c in reply.citations:
         print(f"  cited: {c['source_id']}:{c['path']} ({c['route']})  {c.get('section') or ''}")
     if not reply.citations and args.arm in ("hybrid", "rag", "full_context"):
@@ -431,7 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--user", required=True)
     ask.add_argument("--tenant", help="needed when the user may read several tenants")
     ask.add_argument("--arm", default="hybrid",
-                     choices=["hybrid", "compiled", "rag", "base", "full_context"])
+                     choices=["hybrid", "compiled", "rag", "base", "full_context"],
+                     help="hybrid (default): the tenant's adapter, reading retrieved volatile "
+                          "and overflow chunks when retrieval agrees; compiled: the adapter, "
+                          "closed-book; rag: the adapter reading the top-k chunks; "
+                          "full_context: the adapter reading as much of the corpus as fits; "
+                          "base: the base model alone")
+    ask.add_argument("--max-new-tokens", type=int, default=48,
+                     help="longest answer in tokens (default 48)")
     ask.set_defaults(func=cmd_ask)
     sub.add_parser("eval", help="evaluate every tenant and print arms x question sets"
                    ).set_defaults(func=cmd_eval)

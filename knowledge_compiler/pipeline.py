@@ -3,8 +3,8 @@ index, unpartitioned), then one compile run per tenant partition (QA sets → ad
 evaluation). Dagster runs one partitioning per run, hence the stages.
 
 With `parallel_tenants` > 1 the compile runs in three steps: QA synthesis (the warehouse
-writer) tenant after tenant; then the shared base model and the extractive reader built side by
-side; then the training and evaluation runs of several tenants side by side. Side-by-side runs
+writer) tenant after tenant; then the shared base model, materialised once; then the training
+and evaluation runs of several tenants side by side. Side-by-side runs
 each get their own process (one torch thread each: on 2 cores two trainings take the time of one).
 """
 
@@ -21,7 +21,7 @@ import dagster as dg
 REFRESH_GROUPS = ("ingestion", "warehouse", "index")
 COMPILE_GROUPS = ("training", "evaluation")
 SYNTHESIS_ASSETS = ("qa_dataset",)  # writes the warehouse: one tenant at a time
-SHARED_MODEL_ASSETS = ("base_model", "reader_model")  # built once, shared by the tenants
+SHARED_MODEL_ASSETS = ("base_model",)  # materialised once, shared by the tenants
 
 
 @dataclass

@@ -87,10 +87,9 @@ class RetrievalSettings(_Strict):
 
 
 class ModelSettings(_Strict):
-    base: str = Field("kc-base", description="a local Hugging Face causal LM folder, or kc-base "
-                                              "(built by the project from offline MiniLM weights)")
-    base_config: dict[str, Any] = Field({}, description="fields of training.base_model."
-                                                         "BaseModelConfig (kc-base only)")
+    base: str = Field("smollm2-135m-instruct", description="smollm2-135m-instruct (default, "
+                      "Apache-2.0), gemma-3-270m (opt-in: Gemma Terms of Use, `make "
+                      "install-gemma`) or a local Hugging Face causal LM folder")
 
 
 class EvaluationSettings(_Strict):
@@ -100,15 +99,10 @@ class EvaluationSettings(_Strict):
     per_set_limit: int | None = Field(40, ge=1, description="questions sampled per set (seeded)")
     k: int = Field(3, ge=1, le=20, description="retrieved chunks per question")
     max_stale_error: float = Field(0.2, ge=0, le=1)
-    reader: Literal["auto", "extractive", "generator"] = Field(
-        "auto", description="who reads the context arms' passages: the generator itself, or "
-        "kc-reader (extractive, built from the same MiniLM weights on the generic curriculum); "
-        "auto: kc-reader when the base is kc-base, which cannot read (0.00 measured)")
-    reader_config: dict[str, Any] = Field({}, description="fields of training.reader."
-                                                           "ReaderConfig")
-
-    def extractive(self, base: str) -> bool:
-        return self.reader == "extractive" or (self.reader == "auto" and base == "kc-base")
+    max_context_tokens: int | None = Field(
+        None, ge=64, description="prompt tokens of the full-context arm (null: the model's "
+        "whole window; prefill of 8k tokens takes tens of seconds a question on 2 CPU cores)")
+    batch_size: int = Field(8, ge=1, description="questions generated together")
 
 
 class MLflowSettings(_Strict):
@@ -137,13 +131,18 @@ class TrainingSettings(_Strict):
         {}, description="fields of training.synthesis.SynthesisConfig (paraphrases per fact, ...)")
     teacher: dict[str, Any] | None = Field(
         None, description="fields of training.synthesis.TeacherConfig; absent: offline generator")
+    reading: dict[str, Any] = Field(
+        {}, description="fields of training.reading.ReadingSettings: reading examples (the "
+        "fact's chunk among distractors) mixed into SFT")
 
     @model_validator(mode="after")
     def _valid_dataclasses(self) -> TrainingSettings:
+        from training.reading import ReadingSettings
         from training.synthesis import SynthesisConfig, TeacherConfig
 
         for key, cls, value in (("synthesis", SynthesisConfig, self.synthesis),
-                                ("teacher", TeacherConfig, self.teacher)):
+                                ("teacher", TeacherConfig, self.teacher),
+                                ("reading", ReadingSettings, self.reading)):
             if value is None:
                 continue
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -95,3 +95,26 @@ def evaluate_closed_book(model: Any, tok: Any, qa: Iterable[Any],
         raise ValueError("no questions to evaluate")
     got = answer(model, tok, [i.question for i in items], None, max_new_tokens)
     return sum(exact_match(g, i.answer) for g, i in zip(got, items, strict=True)) / len(items)
+
+
+def stream_answer(model: Any, tokenizer: Any, question: str,
+                  passages: Sequence[str] | None = None,
+                  max_new_tokens: int = 64) -> Iterator[str]:
+    """Greedy answer text as it is generated (transformers' `TextIteratorStreamer`), with the
+    same prompt as `answer`. Generation runs in a thread; the iterator ends with the answer."""
+    import threading
+
+    from transformers import TextIteratorStreamer
+
+    ids = torch.tensor([prompt_ids(tokenizer, question, passages)],
+                       device=next(model.parameters()).device)
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "do_sample": False,
+              "num_beams": 1, "max_new_tokens": max_new_tokens, "streamer": streamer,
+              "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
+    model.eval()
+    worker = threading.Thread(target=torch.no_grad()(model.generate), kwargs=kwargs,
+                              daemon=True)
+    worker.start()
+    yield from streamer
+    worker.join()

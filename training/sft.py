@@ -42,6 +42,9 @@ from training.trainers import (
 )
 
 
+LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
 def default_sft_config(**overrides: Any) -> SFTConfig:
     """trl's `SFTConfig` with this project's defaults; any `SFTConfig` field can be overridden.
 
@@ -108,8 +111,13 @@ class SFTSettings:
         return cls(**values)
 
     def lora_config(self) -> LoraConfig:
+        targets = self.target_modules
+        if self.layers_to_transform is not None and targets == "all-linear":
+            # peft takes layers only with named modules: the linear layers of a Llama block
+            # (SmolLM2, and the Llama-family bases); name them yourself for other families.
+            targets = list(LLAMA_LINEAR)
         return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha,
-                          lora_dropout=self.lora_dropout, target_modules=self.target_modules,
+                          lora_dropout=self.lora_dropout, target_modules=targets,
                           layers_to_transform=self.layers_to_transform,
                           bias="none", task_type="CAUSAL_LM")
 

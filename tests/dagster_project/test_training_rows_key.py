@@ -3,16 +3,17 @@ splits of the QA dataset (volatile content changed) must not retrain the adapter
 
 import duckdb
 
-from dagster_project.defs.training.compile import training_data, training_rows_key
+from training.compile_inputs import training_data, training_rows_key
 
 
 def _warehouse() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("create schema qa")
     con.execute("create table qa.pairs (pair_id varchar, fact_id varchar, tenant varchar, "
-                "split varchar, question varchar, answer varchar, superseded boolean)")
+                "split varchar, question varchar, answer varchar, superseded boolean, "
+                "chunk_id varchar default 'c1')")
     con.execute("create table qa.notes (note_id varchar, tenant varchar, text varchar)")
-    con.executemany("insert into qa.pairs values (?, ?, 'eng', ?, ?, ?, false)", [
+    con.executemany("insert into qa.pairs values (?, ?, 'eng', ?, ?, ?, false, 'c1')", [
         ("p1", "f1", "train", "What is the port?", "8443"),
         ("p2", "f1", "eval", "Which port is it?", "8443"),
         ("p3", "f2", "volatile_eval", "Which incident is open?", "INC-4821")])
@@ -28,7 +29,8 @@ def test_eval_and_volatile_splits_do_not_change_the_key():
     con = _warehouse()
     before = _key(con)
     con.execute("update qa.pairs set answer = 'INC-4907' where pair_id = 'p3'")
-    con.execute("insert into qa.pairs values ('p4', 'f1', 'eng', 'eval', 'Port?', '8443', false)")
+    con.execute("insert into qa.pairs values ('p4', 'f1', 'eng', 'eval', 'Port?', '8443', false, "
+                "'c1')")
     assert _key(con) == before
 
 

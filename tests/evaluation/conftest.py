@@ -9,7 +9,6 @@ from typing import Any
 import duckdb
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertLMHeadModel
 
 from evaluation.arms import AnsweringModel
 from retrieval import ChunkIndex, HashingEmbedder
@@ -38,19 +37,10 @@ CHUNKS = [
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random BERT causal LM with the MiniLM tokenizer and a 128-position window."""
-    from training.base_model import minilm_path
+    """A tiny random Llama with SmolLM2's tokenizer and a 128-position window."""
+    from tests.training.test_base_support import tiny_llama_dir
 
-    out = tmp_path_factory.mktemp("tiny-lm")
-    tok = AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=WINDOW, is_decoder=True,
-                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    torch.manual_seed(0)
-    BertLMHeadModel(config).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return tiny_llama_dir(tmp_path_factory.mktemp("tiny-lm"), window=WINDOW)
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +57,7 @@ def adapter_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
     model, _ = load_causal_lm(tiny_model_dir)
     torch.manual_seed(1)
-    peft = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=["query", "value"],
+    peft = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"],
                                             task_type="CAUSAL_LM", init_lora_weights=False))
     out = tmp_path_factory.mktemp("run") / "adapter"
     peft.save_pretrained(out)

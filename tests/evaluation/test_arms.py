@@ -21,7 +21,7 @@ from retrieval import ChunkIndex
 from retrieval.access import Principal
 from retrieval.search import Hit
 from tests.evaluation.conftest import WINDOW, principal_for
-from training.prompting import UNKNOWN_ANSWER, prompt_ids
+from training.prompting import prompt_ids
 
 SETTINGS = ArmSettings(k=2, mode="hybrid", max_new_tokens=4, batch_size=4)
 
@@ -145,53 +145,34 @@ def test_arms_access_and_errors(base_bundle: AnsweringModel, index: ChunkIndex) 
     assert answer_questions(["q?"], "base", base_bundle, index, principal_for, SETTINGS)
 
 
-class _ScriptedReader:
-    """Stands in for kc-reader to test the arms' routing: answers a fixed text, or abstains.
-    (The reader itself is tested in tests/training/test_reader.py.)"""
+def test_arms_streamed_answer_equals_the_batched_one(compiled_bundle: AnsweringModel,
+                                                     index: ChunkIndex) -> None:
+    from evaluation.arms import stream_question
 
-    name = "scripted-reader"
-
-    def __init__(self, text: str) -> None:
-        self.text, self.calls = text, 0
-
-    def read(self, questions, contexts, batch_size=8):
-        from training.reader import Reading
-
-        self.calls += len(questions)
-        assert all(contexts)
-        return [Reading(self.text, 0 if self.text != UNKNOWN_ANSWER else None, 1.0)
-                for _ in questions]
-
-
-def test_arms_reader_reads_the_context_arms_only(base_bundle: AnsweringModel,
-                                                  compiled_bundle: AnsweringModel,
-                                                  index: ChunkIndex) -> None:
-    from dataclasses import replace
-
-    reader = _ScriptedReader("8443")
-    base = replace(base_bundle, reader=reader)
     who = principal_for("acme")
-    rag = answer_question("Which port does the Orvik Relay listen on?", "rag", base, index, who)
-    assert (rag.text, rag.reader, reader.calls) == ("8443", "scripted-reader", 1)
-    assert rag.citations and rag.context_added
-    closed = answer_question("Which port?", "base", base, index, who)
-    assert closed.reader == "tiny-base" and reader.calls == 1
-    full = answer_question("Which port?", "full_context", base, index, who)
-    assert full.text == "8443" and reader.calls == 2
+    question = "Which port does the Orvik Relay listen on?"
+    for arm in ("compiled", "rag"):
+        whole = answer_question(question, arm, compiled_bundle, index, who, SETTINGS)
+        reply, pieces = stream_question(question, arm, compiled_bundle, index, who, SETTINGS)
+        streamed = "".join(pieces)
+        assert streamed.strip() == whole.text == reply.text
+        assert reply.citations == whole.citations and reply.latency_s > 0
 
 
-def test_arms_hybrid_falls_back_to_the_weights_when_the_reader_abstains(
-        compiled_bundle: AnsweringModel, index: ChunkIndex) -> None:
-    from dataclasses import replace
+def test_arms_one_model_reads_and_remembers(base_bundle: AnsweringModel,
+                                            compiled_bundle: AnsweringModel) -> None:
+    from evaluation.arms import bundles_for_arms
 
-    reader = _ScriptedReader(UNKNOWN_ANSWER)
-    hybrid = replace(compiled_bundle, reader=reader)
-    settings = ArmSettings(k=2, max_new_tokens=3, hybrid_gate="always")
-    got = answer_question("Which port does the Orvik Relay listen on?", "hybrid", hybrid, index,
-                          principal_for("acme"), settings)
-    closed = answer_question("Which port does the Orvik Relay listen on?", "compiled",
-                             compiled_bundle, settings=settings)
-    assert reader.calls == 1
-    assert got.text == closed.text and got.reader == "tiny-compiled"
-    assert got.citations == [] and not got.context_added
-    assert got.prompt_tokens == closed.prompt_tokens
+    arms = bundles_for_arms(base_bundle, compiled_bundle)
+    assert {arm for arm, b in arms.items() if b is compiled_bundle} == {
+        "compiled", "rag", "full_context", "hybrid"}
+    assert arms["base"] is base_bundle
+    assert all(b is base_bundle for b in bundles_for_arms(base_bundle).values())
+
+
+def test_arms_full_context_respects_max_context_tokens(base_bundle: AnsweringModel,
+                                                       index: ChunkIndex) -> None:
+    capped = ArmSettings(k=2, max_new_tokens=4, max_context_tokens=60)
+    got = answer_question("Which port?", "full_context", base_bundle, index,
+                          principal_for("acme"), capped)
+    assert got.prompt_tokens <= 60 and got.truncated

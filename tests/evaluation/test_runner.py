@@ -97,23 +97,28 @@ def test_promotion_decision_both_ways() -> None:
     assert not nothing.promote and "no held-out set" in nothing.reason
 
 
-def test_runner_forgetting_is_base_minus_compiled(base_bundle: AnsweringModel,
-                                                  compiled_bundle: AnsweringModel) -> None:
-    from evaluation.runner import forgetting
-    from training.generate import answer
+def test_runner_forgetting_counts_only_what_the_base_knew() -> None:
+    from training.generic import FORGETTING_QUESTIONS, forgetting
 
-    questions = ["Who owns Zarnik Pay?", "Which port does the Orvik Relay listen on?"]
-    # Gold = what the base model itself says: base exact match is 1.0 by construction.
-    golds = answer(base_bundle.model, base_bundle.tokenizer, questions, None, 3)
-    compiled = answer(compiled_bundle.model, compiled_bundle.tokenizer, questions, None, 3)
-    figures = forgetting(base_bundle, compiled_bundle,
-                         {"own": [{"question": q, "answer": g}
-                                  for q, g in zip(questions, golds, strict=True)]}, 3)
-    own = figures["own"]
-    expected = sum(c == g for c, g in zip(compiled, golds, strict=True)) / 2
-    assert own["n"] == 2 and own["base"] == 1.0
-    assert own["compiled"] == expected
-    assert own["forgetting"] == pytest.approx(1.0 - expected)
+    golds = [golds[0] for _, golds in FORGETTING_QUESTIONS]
+    base = [f"It is {g}." for g in golds[:10]] + ["I do not know."] * (len(golds) - 10)
+    adapter = list(base)
+    adapter[0] = adapter[1] = "8443"  # two known answers lost
+    adapter[12] = golds[12]  # gaining one the base missed does not count
+    assert forgetting(base, adapter) == {"known": 10, "kept": 8,
+                                         "forgetting": pytest.approx(0.2)}
+    assert forgetting(["no"] * len(golds), adapter)["forgetting"] is None
+
+
+def test_runner_forgetting_answers_with_both_models(base_bundle: AnsweringModel,
+                                                    compiled_bundle: AnsweringModel) -> None:
+    from evaluation.runner import forgetting
+    from training.generic import FORGETTING_QUESTIONS
+
+    figures = forgetting(base_bundle, compiled_bundle, max_new_tokens=3)
+    assert len(figures["base_answers"]) == len(FORGETTING_QUESTIONS)
+    assert len(figures["compiled_answers"]) == len(FORGETTING_QUESTIONS)
+    assert figures["known"] >= figures["kept"] >= 0
 
 
 def test_runner_capacity_needs_both_arms() -> None:

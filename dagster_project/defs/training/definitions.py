@@ -4,9 +4,8 @@ from dagster_project.defs.training.assets import qa_dataset
 from dagster_project.defs.training.model_assets import (
     base_model,
     grpo_adapter,
-    reader_model,
     sft_adapter,
 )
 
-defs = dg.Definitions(assets=[qa_dataset, base_model, reader_model, sft_adapter,
+defs = dg.Definitions(assets=[qa_dataset, base_model, sft_adapter,
                                  grpo_adapter])

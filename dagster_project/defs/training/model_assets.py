@@ -1,7 +1,6 @@
 """Per-tenant model assets: the base model, the SFT adapter and the GRPO adapter, each tracked
 in MLflow and registered with its lineage."""
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -12,20 +11,26 @@ from transformers import TrainerCallback
 
 from dagster_project.defs.automation.retries import TRAINING_RETRY
 from dagster_project.defs.training.assets import qa_dataset
-from dagster_project.defs.training.compile import (
-    heldout_pairs,
-    lineage,
-    training_data,
-    training_rows_key,
-)
 from dagster_project.defs.training.mlflow_resource import MLflowTracking
 from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.resources import KCSettings, Warehouse
+from knowledge_compiler.dbt_manifest import MANIFEST
 from training import registry
-from training.base_model import KC_BASE, BaseModelConfig, build_base_model, resolve_model_path
+from training.base_model import materialize_base
+from training.compile_inputs import (
+    base_for,
+    chunk_passages,
+    grpo_run_dir,
+    heldout_pairs,
+    is_packaged,
+    lineage,
+    sft_run_dir,
+    training_data,
+    training_rows_key,
+)
 from training.grpo import GRPOSettings, train_grpo
 from training.mlflow_model import log_adapter
-from training.reader import KC_READER, ReaderConfig, build_reader
+from training.reading import ReadingSettings, reading_examples
 from training.sft import SFTSettings, train_sft
 from training.trainers import torch_threads
 
@@ -37,13 +42,6 @@ class _MLflowLoss(TrainerCallback):
         numbers = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
         if numbers:
             mlflow.log_metrics(numbers, step=state.global_step)
-
-
-def _base_path(settings) -> tuple[str, Path, BaseModelConfig | None]:
-    if settings.model.base == KC_BASE:
-        config = BaseModelConfig(**settings.model.base_config)
-        return KC_BASE, settings.models_path / KC_BASE, config
-    return settings.model.base, resolve_model_path(settings.model.base), None
 
 
 def _progress(context: dg.AssetExecutionContext, stage: str, every_s: float = 30.0):
@@ -66,105 +64,35 @@ def _progress(context: dg.AssetExecutionContext, stage: str, every_s: float = 30
           kinds={"pytorch", "mlflow"})
 def base_model(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                mlflow_tracking: MLflowTracking) -> dg.MaterializeResult:
-    """The base language model: kc-base is built once per config hash and shared by tenants."""
+    """The base language model: a packaged GGUF materialised once as safetensors (or a local
+    folder), registered in MLflow as the base of every adapter's lineage."""
     settings = kc_settings.load()
-    model_id, out_dir, config = _base_path(settings)
-    if config is None:
-        return dg.MaterializeResult(metadata={"path": str(out_dir), "model": model_id,
-                                              "built_now": False})
-    with torch_threads(settings.training.torch_threads):
-        info = build_base_model(config, out_dir, progress=_progress(context, "base"))
+    if is_packaged(settings.model.base):
+        info = materialize_base(settings.model.base, settings.models_path,
+                                progress=_progress(context, "base"))
+    else:
+        from training.base_model import describe_folder
+
+        _, path = base_for(settings)
+        info = describe_folder(path)
     mlflow_tracking.activate()
-    # Registered when built, or later when a build's registration did not finish.
+    # Registered when first seen, or later when a registration did not finish.
     if registry.version_with_tag(registry.BASE_MODEL_NAME, "base_model_hash",
-                                 info.config_hash) is None:
-        with mlflow.start_run(run_name=f"kc-base-{info.config_hash}") as run:
-            registry.log_config(config, "base")
-            mlflow.log_metrics({k: float(v) for k, v in info.metrics.items()})
-            for step, loss in info.loss_history:
-                mlflow.log_metric("loss", loss, step=step)
+                                 info.sha256) is None:
+        with mlflow.start_run(run_name=f"base-{info.name}-{info.sha256[:12]}") as run:
+            mlflow.set_tags({"kc.stage": "base", "kc.base": info.name})
+            mlflow.log_params({"name": info.name, "parameters": info.parameters,
+                               "window": info.window, "license": info.license})
             mlflow.log_artifacts(str(info.path), artifact_path="model")
             registry.register_version(run.info.run_id, "model", registry.BASE_MODEL_NAME,
                                       registry.Lineage("", "", "", registry.project_git_sha(),
-                                                       model_id, info.config_hash, "base",
+                                                       settings.model.base, info.sha256, "base",
                                                        "shared", ()))
     return dg.MaterializeResult(metadata={
-        "path": str(info.path), "config_hash": info.config_hash, "built_now": info.built_now,
-        "build_seconds": round(info.seconds, 1), "parameters": info.n_parameters,
-        "metrics": dg.MetadataValue.json(info.metrics)})
-
-
-@dg.asset(partitions_def=TENANTS, group_name="training", retry_policy=TRAINING_RETRY,
-          kinds={"pytorch"})
-def reader_model(context: dg.AssetExecutionContext,
-                 kc_settings: KCSettings) -> dg.MaterializeResult:
-    """kc-reader, the extractive reader of the context arms (when `evaluation.reader` says so):
-    built once per config hash from the offline MiniLM weights on the generic curriculum."""
-    settings = kc_settings.load()
-    if not settings.evaluation.extractive(settings.model.base):
-        return dg.MaterializeResult(metadata={"skipped": "the generator reads its own context"})
-    with torch_threads(settings.training.torch_threads):
-        info = build_reader(ReaderConfig.from_dict(settings.evaluation.reader_config),
-                            settings.models_path / KC_READER, progress=_progress(context, "reader"))
-    return dg.MaterializeResult(metadata={
-        "path": str(info.path), "config_hash": info.config_hash, "built_now": info.built_now,
-        "build_seconds": round(info.seconds, 1), "parameters": info.n_parameters,
-        "metrics": dg.MetadataValue.json(info.metrics)})
-
-
-def reader_dir(settings) -> Path | None:
-    """The built kc-reader folder, or None when the generator reads its own context."""
-    if not settings.evaluation.extractive(settings.model.base):
-        return None
-    config = ReaderConfig.from_dict(settings.evaluation.reader_config)
-    return settings.models_path / KC_READER / config.config_hash()
-
-
-def load_reader(settings):  # -> training.reader.ExtractiveReader | None
-    """kc-reader for the context arms, or None when the generator reads its own context."""
-    path = reader_dir(settings)
-    if path is None:
-        return None
-    if not (path / "config.json").exists():
-        raise FileNotFoundError(f"the reader model is not built yet ({path}): run `kc run`")
-    from training.reader import ExtractiveReader
-
-    return ExtractiveReader.load(path)
-
-
-def _built_base(settings) -> tuple[str, Path]:
-    """(model id, local folder) of the base the `base_model` asset built or found."""
-    model_id, base_dir, config = _base_path(settings)
-    return model_id, (resolve_model_path(base_dir / config.config_hash()) if config
-                      else base_dir)
-
-
-def _sft_run_dir(settings, tenant: str, rows_key: str, lin: registry.Lineage) -> Path:
-    """One folder per (training rows, base weights, training settings): unchanged inputs reuse
-    it. Keyed on the base's content hash, not its path: moving $KC_HOME keeps the adapters."""
-    return _run_dir(settings, tenant, "sft", [rows_key, lin.base_model_hash,
-                                              settings.training.model_dump()])
-
-
-def _grpo_run_dir(settings, tenant: str, sft_dir: Path) -> Path:
-    return _run_dir(settings, tenant, "grpo", [sft_dir.name, settings.training.grpo])
-
-
-def adapter_dirs(settings, tenant: str) -> tuple[Path, Path, Path | None]:
-    """(base model, SFT adapter, GRPO adapter or None) of the tenant's current compile."""
-    from ingestion.warehouse import connect
-
-    model_id, base = _built_base(settings)
-    with connect(settings.warehouse_path, read_only=True) as con:
-        lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "sft")
-        rows_key = training_rows_key(*training_data(
-            con, tenant, settings.training.max_train_pairs, settings.training.max_notes))
-    sft_dir = _sft_run_dir(settings, tenant, rows_key, lin)
-    grpo_dir = None
-    if settings.training.grpo is not None:
-        grpo_dir = _grpo_run_dir(settings, tenant, sft_dir)
-        grpo_dir = grpo_dir / "adapter" if (grpo_dir / "adapter").exists() else None
-    return base, sft_dir / "adapter", grpo_dir
+        "path": str(info.path), "model": settings.model.base, "sha256": info.sha256,
+        "built_now": info.built_now, "build_seconds": round(info.seconds, 1),
+        "parameters": info.parameters, "window": info.window,
+        "size_mb": round(info.bytes / 2**20, 1), "license": info.license})
 
 
 def _registered(out: Path) -> dict | None:
@@ -183,9 +111,13 @@ def _dataset_dir(settings, tenant: str) -> Path:
     return settings.datasets_path / tenant
 
 
-def _run_dir(settings, tenant: str, stage: str, payload: object) -> Path:
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
-    return settings.models_path / "adapters" / tenant / f"{stage}-{digest.hexdigest()[:12]}"
+def _training_rows(con, settings, tenant: str) -> tuple[list, list[str], list]:
+    """(closed-book pairs, notes, reading examples) of the tenant's compile."""
+    examples, notes = training_data(con, tenant, settings.training.max_train_pairs,
+                                    settings.training.max_notes)
+    reading = reading_examples(examples, chunk_passages(con, tenant),
+                               ReadingSettings(**settings.training.reading))
+    return examples, notes, reading
 
 
 @dg.asset(partitions_def=TENANTS, group_name="training", retry_policy=TRAINING_RETRY,
@@ -195,20 +127,20 @@ def _run_dir(settings, tenant: str, stage: str, payload: object) -> Path:
                        dg.AssetCheckSpec("adapter_size_under_limit", asset="sft_adapter")])
 def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                 warehouse: Warehouse, mlflow_tracking: MLflowTracking):
-    """LoRA SFT on the tenant's QA pairs and study notes (plus curriculum replay), registered
+    """LoRA SFT on the tenant's QA pairs, reading examples and notes (plus replay), registered
     as a new version of kc-<tenant> with its lineage."""
     tenant = context.partition_key
     settings = kc_settings.load()
-    model_id, base = _built_base(settings)
+    model_id, base = base_for(settings)
     sft = SFTSettings.from_dict(dict(settings.training.sft))
     with warehouse.connect(read_only=True) as con:
-        examples, notes = training_data(con, tenant, settings.training.max_train_pairs,
-                                        settings.training.max_notes)
-        lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "sft")
+        examples, notes, reading = _training_rows(con, settings, tenant)
+        lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "sft",
+                      MANIFEST)
     if not examples:
         raise dg.Failure(f"tenant {tenant}: no training pairs (no static content routed, or "
                          "synthesis produced none); see `kc routes` and the qa_dataset checks")
-    out = _sft_run_dir(settings, tenant, training_rows_key(examples, notes), lin)
+    out = sft_run_dir(settings, tenant, training_rows_key(examples, notes), lin.base_model_hash)
     done = _registered(out)
     if done:  # same data, base and settings: the registered version stands
         yield dg.MaterializeResult(metadata={**done, "cached": True})
@@ -219,12 +151,14 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
         return
     mlflow_tracking.activate()
     with mlflow.start_run(run_name=f"sft-{tenant}") as run:
+        mlflow.set_tags({"kc.stage": "sft", "kc.tenant": tenant, "kc.base": model_id})
         registry.log_config({"sft": settings.training.sft, "pairs": len(examples),
-                             "notes": len(notes)}, "")
+                             "notes": len(notes), "reading": len(reading)}, "")
         with torch_threads(settings.training.torch_threads):
-            result = train_sft(base, examples, notes, settings=sft, out_dir=out,
+            result = train_sft(base, [*examples, *reading], notes, settings=sft, out_dir=out,
                                progress=_progress(context, "sft"), callbacks=[_MLflowLoss()])
         mlflow.log_metrics({"tokens_per_second": result.tokens_per_second,
+                            "train_tokens": result.train_tokens,
                             "train_seconds": result.train_seconds,
                             "train_accuracy": result.train_accuracy or 0.0,
                             "adapter_mb": result.adapter_bytes / 2**20,
@@ -239,8 +173,10 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     yield dg.MaterializeResult(metadata={
         "adapter_path": str(result.adapter_path), "mlflow_run_id": run.info.run_id,
         "model_version": f"{registry.registered_name(tenant)}/{version.version}",
-        "pairs": len(examples), "notes": len(notes), "replay_rows": result.n_replay,
-        "train_accuracy": result.train_accuracy, "tokens_per_second": result.tokens_per_second,
+        "pairs": len(examples), "notes": len(notes), "reading_examples": len(reading),
+        "replay_rows": result.n_replay, "train_tokens": result.train_tokens,
+        "train_accuracy": result.train_accuracy,
+        "tokens_per_second": round(result.tokens_per_second, 1),
         "train_seconds": round(result.train_seconds, 1), "adapter_mb": round(adapter_mb, 2),
         "trainable_parameters": result.trainable_parameters, "cached": result.cached,
         "loss_first_last": dg.MetadataValue.json(losses[:1] + losses[-1:])})
@@ -268,23 +204,27 @@ def grpo_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
     settings = kc_settings.load()
     if settings.training.grpo is None:
         return dg.MaterializeResult(metadata={"skipped": "training.grpo is null in kc.yaml"})
-    model_id, base = _built_base(settings)
+    model_id, base = base_for(settings)
     grpo = GRPOSettings.from_dict(dict(settings.training.grpo))
     with warehouse.connect(read_only=True) as con:
-        examples, notes = training_data(con, tenant, settings.training.max_train_pairs,
-                                        settings.training.max_notes)
-        lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "grpo")
+        examples, notes, reading = _training_rows(con, settings, tenant)
+        lin = lineage(con, tenant, _dataset_dir(settings, tenant), model_id, base, "grpo",
+                      MANIFEST)
         heldout = heldout_pairs(con, tenant)
-    sft_dir = _sft_run_dir(settings, tenant, training_rows_key(examples, notes), lin)
-    out = _grpo_run_dir(settings, tenant, sft_dir)
+    sft_dir = sft_run_dir(settings, tenant, training_rows_key(examples, notes),
+                          lin.base_model_hash)
+    out = grpo_run_dir(settings, tenant, sft_dir)
     done = _registered(out)
     if done:
         return dg.MaterializeResult(metadata={**done, "cached": True})
     mlflow_tracking.activate()
     with mlflow.start_run(run_name=f"grpo-{tenant}") as run:
+        mlflow.set_tags({"kc.stage": "grpo", "kc.tenant": tenant, "kc.base": model_id})
         registry.log_config({"grpo": settings.training.grpo}, "")
+        # The abstentions of the reading examples teach GRPO to say "not in the documents".
+        prompts = [*examples, *(r for r in reading if r.cited is None)]
         with torch_threads(settings.training.torch_threads):
-            result = train_grpo(base, sft_dir / "adapter", examples, settings=grpo,
+            result = train_grpo(base, sft_dir / "adapter", prompts, settings=grpo,
                                 out_dir=out, progress=_progress(context, "grpo"),
                                 callbacks=[_MLflowLoss()])
         for step, reward in result.reward_history:
