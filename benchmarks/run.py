@@ -43,6 +43,10 @@ MEMORY = "peak_memory"
 MEMORY_GOAL = 0.25  # of the machine's memory: the stage must leave room for others
 # Measured once by hand (the "before" code no longer exists to re-run): see that file's notes.
 BEFORE_AFTER = "refresh_before_after"
+# The figures of the base model used before the current one (kept by hand, never re-run): each
+# row names the new row it sits under ("follows": [benchmark, peer], peer null: any peer) and
+# the benchmark it belongs to ("module": a BENCHMARKS name, or "peak_memory").
+PREVIOUS = "previous_base"
 
 
 def machine_memory_mib() -> float:
@@ -70,10 +74,40 @@ def memory_rows(peaks: Mapping[str, float], total_mib: float) -> list[dict]:
             for name, mib in peaks.items()]
 
 
+def with_previous(rows: list[dict], previous: list[dict], label: str) -> list[dict]:
+    """``rows`` with each previous-base row right under the first row it ``follows``
+    (unmatched ones at the end), renamed "<benchmark> — <label>" and judged by no goal (its
+    goal says whether it was met then)."""
+    out: list[dict] = []
+    placed: set[int] = set()
+
+    def old(row: dict) -> dict:
+        passed = row.get("passed")
+        then = "" if passed is None else f" (then: {'met' if passed else 'missed'})"
+        return {**{k: v for k, v in row.items() if k not in ("follows", "module")},
+                "benchmark": f"{row['benchmark']} — {label}",
+                "goal": f"{row.get('goal') or ''}{then}", "passed": None}
+
+    for row in rows:
+        out.append(row)
+        for i, prev in enumerate(previous):
+            benchmark, peer = prev["follows"]
+            if i not in placed and benchmark == row["benchmark"] and peer in (None, row["peer"]):
+                out.append(old(prev))
+                placed.add(i)
+    return out + [old(prev) for i, prev in enumerate(previous) if i not in placed]
+
+
 def render(results: Mapping[str, dict | None], memory: list[dict], minutes: float,
            before_after: dict | None = None, cores: int | None = None,
-           only: list[str] | None = None) -> str:
-    """RESULTS.md from each benchmark's JSON (None: it failed) and the memory rows."""
+           only: list[str] | None = None, previous: dict | None = None) -> str:
+    """RESULTS.md from each benchmark's JSON (None: it failed) and the memory rows;
+    ``previous`` (``previous_base.json``) puts the former base's figures under the new ones."""
+    label = (previous or {}).get("label", "previous base")
+
+    def earlier(module: str) -> list[dict]:
+        return [r for r in (previous or {}).get("rows", []) if r["module"] == module]
+
     summary: list[dict] = []
     missing = []
     for name, _, _ in BENCHMARKS:
@@ -83,8 +117,9 @@ def render(results: Mapping[str, dict | None], memory: list[dict], minutes: floa
             summary.append(result_row(name, "", None, None, "", None, "", False,
                                       note="not measured: the benchmark failed"))
             continue
-        summary += [{c: row.get(c) for c in COLUMNS} for row in data["rows"]]
-    summary += memory
+        summary += [{c: row.get(c) for c in COLUMNS}
+                    for row in with_previous(data["rows"], earlier(name), label)]
+    summary += with_previous(memory, earlier(MEMORY), label)
     judged = [r for r in summary if r["passed"] is not None]
     passed = sum(1 for r in judged if r["passed"])
     lines = [
@@ -95,7 +130,10 @@ def render(results: Mapping[str, dict | None], memory: list[dict], minutes: floa
         f"the goal says otherwise. {passed} of {len(judged)} goals met"
         + (f"; not measured: {', '.join(missing)}" if missing else "") + "."
         + (f" This update re-ran only {', '.join(only)}; the other rows (and their dates, in "
-           "the details) come from earlier runs." if only else "") + "\n\n",
+           "the details) come from earlier runs." if only else "")
+        + (f" Rows marked \"{label}\": {(previous or {}).get('notes', '')} They sit under the "
+           "new figure and count toward no goal." if previous else "")
+        + "\n\n",
         "## Summary\n\n", markdown_table(summary, list(COLUMNS)),
     ]
     if before_after:
@@ -106,7 +144,7 @@ def render(results: Mapping[str, dict | None], memory: list[dict], minutes: floa
         data = results.get(name)
         if not data or not data.get("rows"):
             continue
-        rows = data["rows"]
+        rows = with_previous(data["rows"], earlier(name), label)
         columns = list(dict.fromkeys(k for row in rows for k in row))
         notes = " ".join((data.get("notes") or "").split())
         lines.append(f"\n### {name}\n\n{covers}. Measured {data.get('measured_at', '?')}. "
@@ -149,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     (OUT / f"{MEMORY}.json").write_text(json.dumps({"benchmark": MEMORY, "rows": memory},
                                                    indent=2))
     RESULTS.write_text(render(results, memory, minutes, _load(BEFORE_AFTER),
-                              len(os.sched_getaffinity(0)), args.only))
+                              len(os.sched_getaffinity(0)), args.only, _load(PREVIOUS)))
     print(f"bench: wrote {RESULTS} in {minutes:.1f} min")
     return 1 if failed else 0
 

@@ -327,7 +327,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"\n$ kc ask {volatile['question']!r} --user {user} --arm rag")
         cmd_ask(argparse.Namespace(config=args.config, question=volatile["question"],
-                                   user=user, tenant=None, arm="rag"))
+                                   user=user, tenant=None, arm="rag", max_new_tokens=48))
     print(f"\nkc demo: done in {(time.perf_counter() - started) / 60:.1f} min. Reports: "
           f"{settings.reports_path}; Dagster and MLflow UIs: `kc --config {args.config} ui` "
           "(http://127.0.0.1:3000, http://127.0.0.1:5000)")

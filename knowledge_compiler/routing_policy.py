@@ -85,11 +85,13 @@ class RoutingPolicy(BaseModel):
         ),
     )
     adapter_trainable_params: int = Field(
-        default=663_552,
+        default=9_768_960,
         gt=0,
         description=(
-            "Trainable parameters of a tenant's adapter: LoRA r=16 on all linear layers of "
-            "all-MiniLM-L6-v2 (6 layers x (4 x 16 x 768 + 2 x 16 x 1920))."
+            "Trainable parameters of a tenant's adapter. Unless kc.yaml sets it, computed from "
+            "the base and the LoRA settings (`Settings.adapter_trainable_params`); the default "
+            "is the default adapter: LoRA r=32 on every linear layer of SmolLM2-135M "
+            "(30 layers x 32 x 10,176)."
         ),
     )
     capacity_safety_factor: float = Field(

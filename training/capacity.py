@@ -66,3 +66,27 @@ def budget_bits_per_parameter(anchor: float, measured: float | None) -> float:
     (2.0, 2.6)
     """
     return anchor if measured is None else max(anchor, measured)
+
+
+def lora_trainable_parameters(config: dict, r: int,
+                              layers: list[int] | None = None) -> int | None:
+    """LoRA parameters of an adapter of rank `r` on every linear layer of a Llama-style block
+    (q, k, v, o, gate, up, down: r x (inputs + outputs) each), over `layers` (None: all).
+    None when `config` lacks the dimensions (another architecture).
+
+    >>> lora_trainable_parameters({"hidden_size": 576, "intermediate_size": 1536,
+    ...     "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3}, 16)
+    4884480
+    """
+    try:
+        hidden, inner = int(config["hidden_size"]), int(config["intermediate_size"])
+        n_layers, heads = int(config["num_hidden_layers"]), int(config["num_attention_heads"])
+    except (KeyError, TypeError):
+        return None
+    kv_heads = int(config.get("num_key_value_heads") or heads)
+    head_dim = int(config.get("head_dim") or hidden // heads)
+    q_out, kv_out = heads * head_dim, kv_heads * head_dim
+    per_layer = ((hidden + q_out) + 2 * (hidden + kv_out) + (q_out + hidden)
+                 + 3 * (hidden + inner))
+    n = n_layers if layers is None else len(layers)
+    return r * per_layer * n

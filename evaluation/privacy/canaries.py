@@ -324,18 +324,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the probe on a base model and save the report under `$KC_HOME/reports/privacy`."""
     import tempfile
 
-    from training.base_model import BaseModelConfig, build_base_model
+    from training.base_model import DEFAULT_BASE, resolve_model_path
     from training.trainers import torch_threads
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--base", help="base model directory (default: a tiny kc-base build)")
+    parser.add_argument("--base", default=DEFAULT_BASE,
+                        help=f"base model: a packaged name or a local folder ({DEFAULT_BASE})")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
     home = Path(os.environ.get("KC_HOME", ".kc"))
     # The adapters are probe material, not models of the tenant: they live in a temp folder.
     with tempfile.TemporaryDirectory(prefix="kc-canary-probe-") as work, \
             torch_threads(args.threads):
-        base = args.base or build_base_model(BaseModelConfig.tiny(), Path(work) / "base").path
+        base = resolve_model_path(args.base, home / "models")
         report = probe(base, Path(work) / "runs")
     path = save_report(report, home / "reports")
     for row in report_rows(report, str(path)):

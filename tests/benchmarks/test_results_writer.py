@@ -53,3 +53,34 @@ def test_goal_less_rows_are_not_counted_as_goals():
         result_row("fixed cost", "full", 1.0, 2.0, "s", 0.5, "none", None))
     markdown = render(results, [], minutes=1.0, cores=2)
     assert f"{len(BENCHMARKS)} of {len(BENCHMARKS)} goals met" in markdown
+
+
+def test_previous_base_rows_sit_under_the_new_figure_and_count_toward_no_goal():
+    results = {name: _sample(name) for name, _, _ in BENCHMARKS}
+    results["answer_latency"]["rows"] = [
+        result_row("latency", "~1k prompt", 1.0, 2.0, "ms", 2.0, "> 1", True),
+        result_row("latency", "largest prompt", 1.0, 9.0, "ms", 9.0, ">= 5", True)]
+    memory = memory_rows({"answer_latency": 900.0}, 24_000.0)
+    previous = {"label": "old base (previous base)", "notes": "Older figures.", "rows": [
+        result_row("latency (median)", "rag", 1.0, 2.5, "ms", 2.5, "> 1", True,
+                   module="answer_latency", follows=["latency", "~1k prompt"]),
+        result_row("latency (median)", "full", 1.0, 2.9, "ms", 2.9, ">= 5", False,
+                   module="answer_latency", follows=["latency", "largest prompt"]),
+        result_row("peak memory: answer_latency", "machine", 1100, 24_000, "MiB", 0.05,
+                   "<= 0.25", True, module="peak_memory",
+                   follows=["peak memory: answer_latency", None])]}
+    markdown = render(results, memory, minutes=1.0, cores=2, previous=previous)
+    names = [(r[0], r[1], r[-2], r[-1]) for r in _summary_rows(markdown)]
+    at = names.index(("latency", "~1k prompt", "> 1", "True"))
+    assert names[at:at + 4] == [
+        ("latency", "~1k prompt", "> 1", "True"),
+        ("latency (median) — old base (previous base)", "rag", "> 1 (then: met)", ""),
+        ("latency", "largest prompt", ">= 5", "True"),
+        ("latency (median) — old base (previous base)", "full", ">= 5 (then: missed)", "")]
+    assert names[-1][0] == "peak memory: answer_latency — old base (previous base)"
+    # Only the new rows are goals: every benchmark's sample, two latency rows, one memory row.
+    assert f"{len(BENCHMARKS) + 2} of {len(BENCHMARKS) + 2} goals met" in markdown
+    assert 'Rows marked "old base (previous base)": Older figures.' in markdown
+    details = markdown.split("### answer_latency", 1)[1].split("###", 1)[0]
+    assert "latency (median) — old base (previous base)" in details
+    assert "follows" not in details and "module" not in details

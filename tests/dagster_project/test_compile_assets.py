@@ -8,28 +8,19 @@ import pytest
 from dagster_project.definitions import defs
 from knowledge_compiler.dbt_manifest import ensure_manifest
 from knowledge_compiler.pipeline import run_stages
+from tests.training.test_base_support import tiny_llama_dir
 from training import registry
 
 TINY = """
-model:
-  base: kc-base
-  base_config:
-    curriculum: {n_entities: 10, questions_per_fact: 1, paragraphs_per_entity: 0,
-                 notes_per_fact: 0, epochs: 1, reading_from_epoch: 1, reading_per_epoch: 4,
-                 eval_per_split: 3}
-    max_new_tokens: 4
-    replay_pool: 20
 training:
   max_train_pairs: 40
   max_notes: 10
   min_train_accuracy: 0.0
+  reading: {share: 0.25}
   sft: {trainer: {max_steps: 4, logging_steps: 1, per_device_train_batch_size: 4, save_steps: 2},
         eval_questions: 4}
   grpo: {trainer: {max_steps: 1, per_device_train_batch_size: 4, num_generations: 4,
                    max_completion_length: 4}, eval_questions: 0}
-evaluation:
-  reader_config: {n_examples: 16, eval_examples: 4, batch_size: 8, max_length: 128,
-                  curriculum: {n_entities: 10, eval_per_split: 3}}
 """
 
 
@@ -38,6 +29,7 @@ def project(tmp_path, small_repo, monkeypatch):
     config = tmp_path / "kc.yaml"
     config.write_text(f"""
 home: {tmp_path / "home"}
+model: {{base: {tiny_llama_dir(tmp_path / "tiny-base")}}}
 sources:
   - {{name: repo, type: git, path: {small_repo}, tenant: eng, acl_groups: [eng]}}
 """ + TINY)
@@ -74,7 +66,7 @@ def test_compile_stage_trains_registers_and_is_idempotent(project):
         assert tags["tenant"] == "eng"
     assert registry.version_tags(name, "2")["training_method"] == "grpo"
     assert registry.lineage_document_ids(name, "1")  # the repo's static documents
-    # kc-base is registered once, on the first try (it once failed and waited for a retry).
+    # The base is registered once, on the first try (it once failed and waited for a retry).
     assert registry.version_with_tag(registry.BASE_MODEL_NAME, "training_method", "base") == "1"
     retried = [e.step_key for e in stages[1].result.all_events
                if e.event_type_value == "STEP_UP_FOR_RETRY"]

@@ -29,8 +29,9 @@ def test_defaults_equal_the_dbt_project_vars() -> None:
 def test_documented_defaults() -> None:
     policy = RoutingPolicy()
     assert (policy.min_stable_days, policy.max_changes_90d) == (30, 4)
-    # LoRA r=16 on q, k, v, o (384x384) and the two MLP layers (384x1536) of 6 layers.
-    assert policy.adapter_trainable_params == 6 * (4 * 16 * (384 + 384) + 2 * 16 * (384 + 1536))
+    # LoRA r=32 on q (576x576), k, v (576x192), o, gate, up, down (576x1536) of 30 layers.
+    assert policy.adapter_trainable_params == 30 * 32 * (
+        2 * (576 + 576) + 2 * (576 + 192) + 3 * (576 + 1536))
     assert (policy.bits_per_param, policy.capacity_safety_factor, policy.bits_per_fact) == (
         2.0,
         0.5,

@@ -88,3 +88,20 @@ def test_sample_config_is_valid():
     settings = load_settings(REPO_ROOT / "examples" / "northwind" / "kc.yaml")
     assert settings.tenants == ["engineering", "finance"]
     assert {s.type for s in settings.sources} == {"documents", "git"}
+
+
+SOURCE = "home: .kc\nsources: [{name: d, type: documents, path: ., tenant: t, acl_groups: [t]}]"
+
+
+def test_adapter_trainable_params_follow_the_base_and_the_lora_settings(tmp_path) -> None:
+    from knowledge_compiler.settings import load_settings
+
+    config = tmp_path / "kc.yaml"
+    config.write_text(SOURCE + "\n")
+    # SmolLM2-135M: 30 layers x r x 10,176 (q/o 576+576, k/v 576+192, gate/up/down 576+1536)
+    assert load_settings(config).dbt_vars()["adapter_trainable_params"] == 30 * 32 * 10_176
+    config.write_text(SOURCE + "\ntraining: {sft: {lora_r: 8, "
+                      "layers_to_transform: [27, 28, 29]}}\n")
+    assert load_settings(config).dbt_vars()["adapter_trainable_params"] == 3 * 8 * 10_176
+    config.write_text(SOURCE + "\npolicy: {adapter_trainable_params: 1000}\n")
+    assert load_settings(config).dbt_vars()["adapter_trainable_params"] == 1000

@@ -193,10 +193,10 @@ def _adapter(base: Path, out: Path) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def server_and_reference(tmp_path_factory):
-    from training.base_model import BaseModelConfig, build_base_model
+    from tests.training.test_base_support import tiny_llama_dir
 
     root = tmp_path_factory.mktemp("training-crash")
-    base = build_base_model(BaseModelConfig.tiny(), root / "base").path
+    base = tiny_llama_dir(root / "base")
     server = TrainingServer()
     try:
         code, lines, seconds = server.run(base, root / "reference")

@@ -22,7 +22,6 @@ from training.prompting import as_qa
 from training.sft import SFTSettings, build_sft_trainer, default_sft_config, mix_rows, train_sft
 from training.trainers import CHECKPOINT_MARKER, COMPLETE_MARKER
 
-
 REPLAY = [{"prompt": [{"role": "user", "content": q}],
            "completion": [{"role": "assistant", "content": "It is blue."}]}
           for q in REPLAY_INSTRUCTIONS]
