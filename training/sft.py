@@ -41,7 +41,6 @@ from training.trainers import (
     write_complete,
 )
 
-
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
