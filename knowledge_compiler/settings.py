@@ -118,6 +118,9 @@ class TrainingSettings(_Strict):
     max_train_pairs: int | None = Field(None, ge=1, description="cap on QA pairs per tenant "
                                                                 "(sampled by fact, seeded)")
     max_notes: int | None = Field(None, ge=0)
+    max_pairs_per_fact: int | None = Field(
+        None, ge=1, description="phrasings kept per fact (seeded): a token budget then buys "
+        "more facts instead of more repeats")
     min_train_accuracy: float = Field(0.3, ge=0, le=1, description="asset check threshold")
     max_adapter_mb: float = Field(50.0, gt=0)
     parallel_tenants: int = Field(

@@ -16,18 +16,33 @@ from typing import Any
 
 import duckdb
 
+from training.answers import normalize_answer
 from training.base_model import KNOWN_BASES, resolve_model_path
 from training.registry import Lineage, dir_sha256, file_sha256, project_git_sha, sha256_text
 from training.trainers import read_complete
 
 
 def training_data(con: duckdb.DuckDBPyConnection, tenant: str, max_pairs: int | None,
-                  max_notes: int | None, seed: int = 0) -> tuple[list[dict], list[str]]:
-    """The tenant's current training pairs (question, answer, chunk_id) and study notes,
-    capped by whole facts, seeded."""
+                  max_notes: int | None, seed: int = 0,
+                  max_per_fact: int | None = None) -> tuple[list[dict], list[str]]:
+    """The tenant's current training pairs (question, answer, chunk_id) and study notes.
+
+    Duplicate questions (same normalised text and answer) are dropped; `max_per_fact` keeps at
+    most that many phrasings of each fact (seeded), so a budget buys more facts rather than
+    more repeats; `max_pairs` then caps the pairs by whole facts (seeded).
+    """
     pairs = con.execute("select fact_id, question, answer, chunk_id from qa.pairs where "
                         "tenant = ? and split = 'train' and not superseded order by pair_id",
                         [tenant]).fetchall()
+    pairs = _dedupe(pairs)
+    if max_per_fact is not None:
+        rng = random.Random(seed)
+        by_fact: dict[str, list] = {}
+        for p in pairs:
+            by_fact.setdefault(p[0], []).append(p)
+        kept_ids = {id(p) for group in by_fact.values()
+                    for p in rng.sample(group, min(max_per_fact, len(group)))}
+        pairs = [p for p in pairs if id(p) in kept_ids]
     notes = [r[0] for r in con.execute(
         "select text from qa.notes where tenant = ? order by note_id", [tenant]).fetchall()]
     if max_pairs is not None and len(pairs) > max_pairs:
@@ -45,7 +60,19 @@ def training_data(con: duckdb.DuckDBPyConnection, tenant: str, max_pairs: int | 
         pairs = [p for p in pairs if p[0] in kept]
     if max_notes is not None:
         notes = notes[:max_notes]
-    return [{"question": q, "answer": a, "chunk_id": c} for _, q, a, c in pairs], notes
+    return [{"question": q, "answer": a, "chunk_id": c, "fact_id": f}
+            for f, q, a, c in pairs], notes
+
+
+def _dedupe(pairs: list[tuple]) -> list[tuple]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in pairs:
+        key = (normalize_answer(p[1]), normalize_answer(p[2]))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
 
 
 def chunk_passages(con: duckdb.DuckDBPyConnection, tenant: str) -> dict[str, str]:
@@ -117,9 +144,17 @@ def grpo_run_dir(settings: Any, tenant: str, sft_dir: Path) -> Path:
     return run_dir(settings, tenant, "grpo", [sft_dir.name, settings.training.grpo])
 
 
+def tenant_training_data(con: duckdb.DuckDBPyConnection, settings: Any,
+                         tenant: str) -> tuple[list[dict], list[str]]:
+    """`training_data` with the kc.yaml budget (`training.max_train_pairs`, `max_notes`,
+    `max_pairs_per_fact`)."""
+    t = settings.training
+    return training_data(con, tenant, t.max_train_pairs, t.max_notes,
+                         max_per_fact=t.max_pairs_per_fact)
+
+
 def current_rows_key(con: duckdb.DuckDBPyConnection, settings: Any, tenant: str) -> str:
-    return training_rows_key(*training_data(con, tenant, settings.training.max_train_pairs,
-                                            settings.training.max_notes))
+    return training_rows_key(*tenant_training_data(con, settings, tenant))
 
 
 def adapter_dirs(settings: Any, tenant: str) -> tuple[Path, Path, Path | None]:

@@ -42,3 +42,18 @@ def test_training_pairs_and_notes_change_the_key():
     assert changed_pair != before
     con.execute("update qa.notes set text = 'The port is 9443.'")
     assert _key(con) != changed_pair
+
+
+def test_duplicates_are_dropped_and_phrasings_per_fact_capped():
+    con = _warehouse()
+    con.executemany("insert into qa.pairs values (?, ?, 'eng', 'train', ?, ?, false, 'c1')", [
+        ("p5", "f1", "What is the port?", "8443"),  # a duplicate of p1
+        ("p6", "f1", "Which port does it use?", "8443"),
+        ("p7", "f1", "Port number?", "8443"),
+        ("p8", "f3", "Who owns it?", "Lena")])
+    pairs, _ = training_data(con, "eng", None, None)
+    assert sorted(p["question"] for p in pairs) == [
+        "Port number?", "What is the port?", "Which port does it use?", "Who owns it?"]
+    capped, _ = training_data(con, "eng", None, None, max_per_fact=2)
+    assert sorted(p["fact_id"] for p in capped) == ["f1", "f1", "f3"]
+    assert capped == training_data(con, "eng", None, None, max_per_fact=2)[0]  # seeded

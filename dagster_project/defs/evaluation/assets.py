@@ -21,7 +21,7 @@ from evaluation.runner import capacity_figures, evaluate, forgetting, promotion_
 from retrieval.access import Principal
 from retrieval.index import ChunkIndex
 from training import registry
-from training.compile_inputs import adapter_dirs, training_data
+from training.compile_inputs import adapter_dirs, tenant_training_data
 from training.trainers import torch_threads
 
 
@@ -92,14 +92,9 @@ def _capacity(settings, summary: dict, tenant: str, sft_adapter_dir: Path) -> di
     with safe_open(str(weights), "pt") as f:
         trainable = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
     with connect(settings.warehouse_path, read_only=True) as con:
-        facts, pairs = con.execute(
-            "select count(distinct fact_id), count(*) from qa.pairs where tenant = ? and "
-            "split = 'train' and not superseded", [tenant]).fetchone()
-        if settings.training.max_train_pairs is not None and pairs:
-            # Capped by whole facts: the share of pairs kept is the share of facts kept.
-            kept, _ = training_data(con, tenant, settings.training.max_train_pairs, 0)
-            facts = round(facts * len(kept) / pairs)
-    return capacity_figures(summary, int(facts), settings.policy.bits_per_fact, trainable)
+        kept, _ = tenant_training_data(con, settings, tenant)
+    facts = len({p["fact_id"] for p in kept})  # the facts the adapter was trained on
+    return capacity_figures(summary, facts, settings.policy.bits_per_fact, trainable)
 
 
 @dg.asset(partitions_def=TENANTS, group_name="evaluation", kinds={"mlflow", "html"},

@@ -25,7 +25,7 @@ from training.compile_inputs import (
     is_packaged,
     lineage,
     sft_run_dir,
-    training_data,
+    tenant_training_data,
     training_rows_key,
 )
 from training.grpo import GRPOSettings, train_grpo
@@ -113,8 +113,7 @@ def _dataset_dir(settings, tenant: str) -> Path:
 
 def _training_rows(con, settings, tenant: str) -> tuple[list, list[str], list]:
     """(closed-book pairs, notes, reading examples) of the tenant's compile."""
-    examples, notes = training_data(con, tenant, settings.training.max_train_pairs,
-                                    settings.training.max_notes)
+    examples, notes = tenant_training_data(con, settings, tenant)
     reading = reading_examples(examples, chunk_passages(con, tenant),
                                ReadingSettings(**settings.training.reading))
     return examples, notes, reading
