@@ -13,6 +13,9 @@ OFFLINE_ENV = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "DAGSTER_DISABLE_TELEMETRY": "true",
     "TOKENIZERS_PARALLELISM": "false",
+    # Not telemetry, but noise: per-dataset progress bars in every training run's log (the
+    # trainers report progress through Dagster and MLflow instead).
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
 }
 
 

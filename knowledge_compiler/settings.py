@@ -103,6 +103,9 @@ class EvaluationSettings(_Strict):
         None, ge=64, description="prompt tokens of the full-context arm (null: the model's "
         "whole window; prefill of 8k tokens takes tens of seconds a question on 2 CPU cores)")
     batch_size: int = Field(8, ge=1, description="questions generated together")
+    sets: list[Literal["heldout_synthetic", "volatile", "stale", "handwritten_static",
+                       "handwritten_volatile"]] | None = Field(
+        None, description="question sets to evaluate (null: all)")
 
 
 class MLflowSettings(_Strict):

@@ -105,7 +105,7 @@ def replay_cache_path(base_path: str | Path) -> Path:
     return base.with_name(f"{base.name}.replay-v{REPLAY_VERSION}.jsonl")
 
 
-def base_replay(base_path: str | Path, max_new_tokens: int = 48,
+def base_replay(base_path: str | Path, max_new_tokens: int = 32,
                 batch_size: int = 8) -> list[dict[str, Any]]:
     """Prompt-completion rows of the base's own greedy answers, generated once and cached."""
     cache = replay_cache_path(base_path)

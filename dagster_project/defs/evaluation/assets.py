@@ -117,7 +117,8 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
         sets = load_question_sets(con, questions_file, source_roots(settings),
                                   limit=ev.per_set_limit, tenants=[tenant])
         routing, capacity = _routing_and_capacity(con)
-    sets = {name: qs for name, qs in sets.items() if qs}
+    sets = {name: qs for name, qs in sets.items()
+            if qs and (ev.sets is None or name in ev.sets)}
     compiled_dir = grpo_dir if grpo_dir is not None else sft_dir
     models = dict(bundles_for_arms(
         AnsweringModel.load(base, name="base"),

@@ -28,6 +28,7 @@ from training.compile_inputs import (
     tenant_training_data,
     training_rows_key,
 )
+from training.generic import base_replay
 from training.grpo import GRPOSettings, train_grpo
 from training.mlflow_model import log_adapter
 from training.reading import ReadingSettings, reading_examples
@@ -75,6 +76,9 @@ def base_model(context: dg.AssetExecutionContext, kc_settings: KCSettings,
 
         _, path = base_for(settings)
         info = describe_folder(path)
+    # The replay rows, generated once here rather than by each tenant's SFT side by side.
+    with torch_threads(settings.training.torch_threads):
+        replay = base_replay(info.path)
     mlflow_tracking.activate()
     # Registered when first seen, or later when a registration did not finish.
     if registry.version_with_tag(registry.BASE_MODEL_NAME, "base_model_hash",
@@ -92,7 +96,8 @@ def base_model(context: dg.AssetExecutionContext, kc_settings: KCSettings,
         "path": str(info.path), "model": settings.model.base, "sha256": info.sha256,
         "built_now": info.built_now, "build_seconds": round(info.seconds, 1),
         "parameters": info.parameters, "window": info.window,
-        "size_mb": round(info.bytes / 2**20, 1), "license": info.license})
+        "size_mb": round(info.bytes / 2**20, 1), "license": info.license,
+        "replay_rows": len(replay)})
 
 
 def _registered(out: Path) -> dict | None:
