@@ -6,10 +6,11 @@ the arms generate the same amount). compiled: the base with a freshly initialise
 LoRA adapter (r=32 on every linear layer, unmerged; latency does not depend on what it
 learnt), the prompt being the question alone (~30 tokens). full context: the base with the
 question after numbered passages (``training.prompting``'s one prompt format) filling
-~1,024 tokens (the size of a RAG prompt of k=4-6 chunks), ~4,096 tokens and the largest
+1,024 tokens (the size of a RAG prompt of k=4-6 chunks), 4,096 tokens and the largest
 prompt that fits SmolLM2's 8,192-token window with the answer budget left
-(8,192 - 16 = 8,176). Passages are ~140-token chunks of standard-library docstring prose
-(as in ``embedding_throughput``).
+(8,192 - 16 = 8,176), each to within a token or two (whole passages, then the first words of
+the next). Passages are ~140-token chunks of standard-library docstring prose (as in
+``embedding_throughput``).
 
 Prefill (the prompt's forward pass into a fresh KV cache, which yields the first answer token)
 and generation (the other 15 tokens, one cached step each) are timed apart: this is
@@ -66,20 +67,29 @@ def passages_of(tok: Any, sentences: Sequence[str], target: int = PASSAGE_TOKENS
     return out
 
 
-def fill(tok: Any, question: str, passages: Sequence[str], budget: int) -> list[int]:
-    """Prompt ids of ``question`` after as many leading ``passages`` as fit in ``budget``."""
-    from training.prompting import prompt_ids
-
-    low, high = 0, len(passages)  # the most passages whose prompt fits: binary search
+def _most(fits: Any, n: int) -> int:
+    """The largest ``k`` in 0..n with ``fits(k)``, for a ``fits`` true up to some k."""
+    low, high = 0, n
     while low < high:
         mid = (low + high + 1) // 2
-        if len(prompt_ids(tok, question, passages[:mid])) <= budget:
-            low = mid
-        else:
-            high = mid - 1
-    if low == len(passages):
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low
+
+
+def fill(tok: Any, question: str, passages: Sequence[str], budget: int) -> list[int]:
+    """Prompt ids of ``question`` after leading ``passages`` filling ``budget`` tokens: as
+    many whole passages as fit, then the first words of the next one that still fit."""
+    from training.prompting import prompt_ids
+
+    def ids(k: int, words: int = 0) -> list[int]:
+        extra = [" ".join(passages[k].split()[:words])] if words else []
+        return prompt_ids(tok, question, [*passages[:k], *extra])
+
+    whole = _most(lambda k: len(ids(k)) <= budget, len(passages))
+    if whole == len(passages):
         raise RuntimeError(f"{len(passages)} passages do not fill {budget} tokens")
-    return prompt_ids(tok, question, passages[:low])
+    words = _most(lambda w: len(ids(whole, w)) <= budget, len(passages[whole].split()))
+    return ids(whole, words)
 
 
 def timed_answer(model: Any, ids: Sequence[int], new_tokens: int = ANSWER_TOKENS

@@ -29,7 +29,7 @@ from retrieval.index import ChunkIndex
 from retrieval.schema import embedding_text
 from retrieval.search import HIT_COLUMNS, Hit, Mode, rrf_fuse, search
 from training.generate import answer as generate_answers
-from training.generate import stream_answer
+from training.generate import answer_with_shared_prefix, stream_answer
 from training.prompting import prompt_ids
 
 ARMS = ("base", "compiled", "compiled_sft", "rag", "full_context", "hybrid")
@@ -118,6 +118,7 @@ class Answer:
     truncated: bool | None = None
     share_fit: float | None = None
     question: str = ""
+    prefill_s: float | None = None  # full_context: the shared corpus prefill, paid once
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -364,6 +365,9 @@ def answer_questions(questions: Sequence[str], arm: str, bundle: AnsweringModel,
     corpus = corpus if corpus is not None else CorpusCache()
     if tenants is not None and len(tenants) != len(questions):
         raise ValueError(f"{len(questions)} questions but {len(tenants)} tenants")
+    if arm == "full_context":
+        return _answer_full_context(questions, bundle, index, principal, settings, tenants,
+                                    corpus)
     out: list[Answer] = []
     for start in range(0, len(questions), settings.batch_size):
         batch = range(start, min(start + settings.batch_size, len(questions)))
@@ -373,6 +377,46 @@ def answer_questions(questions: Sequence[str], arm: str, bundle: AnsweringModel,
                     for i in batch]
         out += _answer_batch(prepared, arm, bundle, settings)
     return out
+
+
+def _answer_full_context(questions: Sequence[str], bundle: AnsweringModel,
+                         index: ChunkIndex | None, principal: PrincipalFor | None,
+                         settings: ArmSettings, tenants: Sequence[str] | None,
+                         corpus: CorpusCache) -> list[Answer]:
+    """The full-context arm: per principal, one corpus text fitted to the window for the
+    longest question, prefilled once and shared by every question (its KV cache is reused), so
+    the corpus costs one prefill rather than one per question. The answers equal those of
+    separate prompts of the same tokens."""
+    if index is None or principal is None:
+        raise ValueError("the full_context arm needs an index and a principal")
+    groups: dict[Principal, list[int]] = {}
+    for i in range(len(questions)):
+        who = _resolve(principal, tenants[i] if tenants else None)
+        assert who is not None
+        groups.setdefault(who, []).append(i)
+    out: list[Answer | None] = [None] * len(questions)
+    tok = bundle.tokenizer
+    for who, members in groups.items():
+        started = time.perf_counter()
+        hits, lengths = corpus.get(index, who, bundle)
+        longest = max((questions[i] for i in members),
+                      key=lambda q: len(prompt_ids(tok, q, None)))
+        fitted = fit_passages(bundle, longest, hits, settings.max_new_tokens, lengths,
+                              settings.max_context_tokens)
+        passages = fitted.passages or None
+        rows = [prompt_ids(tok, questions[i], passages) for i in members]
+        fit_s = time.perf_counter() - started
+        texts, timing = answer_with_shared_prefix(bundle.model, tok, rows,
+                                                  settings.max_new_tokens)
+        each = (fit_s + timing["prefill_s"] + timing["answer_s"]) / len(members)
+        for i, row, text in zip(members, rows, texts, strict=True):
+            out[i] = Answer(text=text, arm="full_context",
+                            citations=[citation(h) for h in fitted.hits], prompt_tokens=len(row),
+                            latency_s=each, reader=bundle.name,
+                            context_added=bool(fitted.passages), truncated=fitted.truncated,
+                            share_fit=fitted.share_fit, question=questions[i],
+                            prefill_s=timing["prefill_s"])
+    return [a for a in out if a is not None]
 
 
 def _answer_batch(prepared: list[_Prepared], arm: str, bundle: AnsweringModel,

@@ -91,6 +91,8 @@ def arm_figures(questions: Sequence[Question], answers: Sequence[Answer]) -> dic
     if any(a.truncated is not None for a in answers):
         figures["truncated_share"] = mean(float(bool(a.truncated)) for a in answers)
         figures["share_fit"] = mean(a.share_fit for a in answers if a.share_fit is not None)
+    if any(a.prefill_s is not None for a in answers):
+        figures["prefill_s"] = max(a.prefill_s or 0.0 for a in answers)
     if any(q.old_answers for q in questions):
         figures["stale_error_rate"] = stale_error_rate(
             texts, [q.old_answers for q in questions], golds)

@@ -118,3 +118,48 @@ def stream_answer(model: Any, tokenizer: Any, question: str,
     worker.start()
     yield from streamer
     worker.join()
+
+
+@torch.no_grad()
+def answer_with_shared_prefix(model: Any, tokenizer: Any, rows: Sequence[Sequence[int]],
+                              max_new_tokens: int = 16) -> tuple[list[str], dict[str, float]]:
+    """Greedy answers to prompts that share a long token prefix (the full-context arm: one
+    corpus, many questions): the prefix is prefilled once and its KV cache reused by every
+    prompt, which then costs only its own tokens. Rows are answered one at a time (a left-padded
+    batch would shift the shared prefix). Returns the answers and the timings
+    `{"prefix_tokens", "prefill_s", "answer_s"}` (answer_s: all rows together).
+    """
+    import copy
+    import time
+
+    if not rows:
+        return [], {"prefix_tokens": 0, "prefill_s": 0.0, "answer_s": 0.0}
+    shared = len(rows[0])
+    for row in rows[1:]:
+        shared = next((i for i, (a, b) in enumerate(zip(rows[0][:shared], row, strict=False))
+                       if a != b), min(shared, len(row)))
+    shared = min(shared, min(len(r) for r in rows) - 1)  # each row keeps a token to feed
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    started = time.perf_counter()
+    prefix = torch.tensor([list(rows[0][:shared])], device=device)
+    cache = model(input_ids=prefix, use_cache=True).past_key_values if shared else None
+    prefilled = time.perf_counter()
+    answers = []
+    try:
+        for row in rows:
+            ids = torch.tensor([list(row)], device=device)
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                 past_key_values=copy.deepcopy(cache) if cache else None,
+                                 do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
+                                 eos_token_id=tokenizer.eos_token_id,
+                                 pad_token_id=tokenizer.pad_token_id)
+            new = out[0, ids.shape[1]:].tolist()
+            if tokenizer.eos_token_id in new:
+                new = new[:new.index(tokenizer.eos_token_id)]
+            answers.append(tokenizer.decode(new, skip_special_tokens=True).strip())
+    finally:
+        model.train(was_training)
+    return answers, {"prefix_tokens": float(shared), "prefill_s": prefilled - started,
+                     "answer_s": time.perf_counter() - prefilled}

@@ -53,9 +53,15 @@ def test_fill_takes_the_most_passages_that_fit():
     tok = WordTokenizer()
     passages = passages_of(tok, [f"w{i} " * 7 for i in range(40)], target=20)
     assert {len(p.split()) for p in passages} == {21}
+    # System prompt (6 words), "Documents:", "Question:", the question (3), 5 template tokens:
+    # 16; each passage 21 words and its "[n]": 3 whole passages make 82 tokens.
     ids = fill(tok, "what is it", passages, 100)
-    # system prompt (6 words) + question (3) + 5 template tokens = 14; passages of 21 + "[n]".
-    assert len(ids) <= 100 and len(ids) + 22 > 100
+    assert len(ids) == 100  # 3 whole passages, then "[4]" and 17 words of the fourth
+    assert fill(tok, "what is it", passages, 82) == tok.apply_chat_template(
+        [{"content": "Answer with the short answer only."},
+         {"content": "Documents:\n" + "\n".join(f"[{i}] {p}" for i, p in
+                                               enumerate(passages[:3], 1))
+                     + "\n\nQuestion: what is it"}], True, True, True)["input_ids"]
     with pytest.raises(RuntimeError):
         fill(tok, "q", passages[:2], 1000)
 

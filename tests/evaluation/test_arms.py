@@ -176,3 +176,27 @@ def test_arms_full_context_respects_max_context_tokens(base_bundle: AnsweringMod
     got = answer_question("Which port?", "full_context", base_bundle, index,
                           principal_for("acme"), capped)
     assert got.prompt_tokens <= 60 and got.truncated
+
+
+def test_arms_full_context_shares_one_prefill_and_answers_as_separate_prompts(
+        compiled_bundle: AnsweringModel, index: ChunkIndex) -> None:
+    from training.generate import answer as generate
+
+    questions = ["Which port does the Orvik Relay listen on?", "Who owns Zarnik Pay?",
+                 "What does error KX-19 mean?"]
+    settings = ArmSettings(k=2, max_new_tokens=5, batch_size=2)
+    got = answer_questions(questions, "full_context", compiled_bundle, index,
+                           principal_for("acme"), settings)
+    assert [a.question for a in got] == questions
+    # The same passages shown to every question; each answer equals a prompt of its own.
+    cited = {tuple(c["chunk_id"] for c in a.citations) for a in got}
+    assert len(cited) == 1 and got[0].citations
+    assert len({a.prefill_s for a in got}) == 1 and got[0].prefill_s > 0
+    from evaluation.arms import CorpusCache, fit_passages
+
+    hits, lengths = CorpusCache().get(index, principal_for("acme"), compiled_bundle)
+    longest = max(questions, key=lambda q: len(prompt_ids(compiled_bundle.tokenizer, q)))
+    fitted = fit_passages(compiled_bundle, longest, hits, 5, lengths)
+    alone = generate(compiled_bundle.model, compiled_bundle.tokenizer, questions,
+                     [fitted.passages] * 3, max_new_tokens=5, batch_size=1)
+    assert [a.text for a in got] == alone
