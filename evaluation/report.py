@@ -116,7 +116,8 @@ def _fmt(value: Any) -> str:
 
 
 def markdown_table(summary: Mapping[str, Any]) -> str:
-    """Arms (rows) x question sets (columns): exact match, with F1 and n."""
+    """Arms (rows) x question sets (columns): exact match, with F1, "in" (the gold inside an
+    answer of at most 12 words) and n."""
     sets, arms = _ordered(summary)
     lines = ["| arm | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
     for arm in arms:
@@ -124,7 +125,9 @@ def markdown_table(summary: Mapping[str, Any]) -> str:
         for s in sets:
             f = summary["results"][s].get(arm)
             cells.append("-" if not f else
-                         f"{_fmt(f.get('exact_match'))} (F1 {_fmt(f.get('f1'))}, n={f['n']})")
+                         f"{_fmt(f.get('exact_match'))} (F1 {_fmt(f.get('f1'))}"
+                         + (f", in {_fmt(f['contained'])}" if f.get("contained") is not None
+                            else "") + f", n={f['n']})")
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     gains = summary.get("gain_recovery") or {}
     lines += ["", "Gain recovery (compiled - base) / (max(rag, rag_ceiling) - base): "
@@ -161,7 +164,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def _results_table(summary: Mapping[str, Any]) -> str:
     sets, arms = _ordered(summary)
-    keys = ("n", "exact_match", "f1", "latency_p50_s", "latency_p95_s", "prompt_tokens")
+    keys = ("n", "exact_match", "f1", "contained", "latency_p50_s", "latency_p95_s",
+            "prompt_tokens")
     rows = [[f"{s} / {a}", *(f.get(k) for k in keys)] for s in sets for a in arms
             if (f := summary["results"][s].get(a))]
     return _table(["set / arm", *keys], rows)

@@ -118,11 +118,13 @@ class TrainingSettings(_Strict):
                                                 "trl SFTConfig fields")
     grpo: dict[str, Any] | None = Field({}, description="training.grpo.GRPOSettings; null "
                                                         "skips GRPO")
-    max_train_pairs: int | None = Field(None, ge=1, description="cap on QA pairs per tenant "
-                                                                "(sampled by fact, seeded)")
+    # The default budget keeps a compile of a repository of ~1,000 chunks near half an hour on
+    # 2 CPU cores with SmolLM2-135M (~100-170 training tokens/s): about 50k tokens per epoch.
+    max_train_pairs: int | None = Field(1000, ge=1, description="cap on QA pairs per tenant "
+                                        "(whole facts, seeded; null: all)")
     max_notes: int | None = Field(None, ge=0)
     max_pairs_per_fact: int | None = Field(
-        None, ge=1, description="phrasings kept per fact (seeded): a token budget then buys "
+        3, ge=1, description="phrasings kept per fact (seeded): a token budget then buys "
         "more facts instead of more repeats")
     min_train_accuracy: float = Field(0.3, ge=0, le=1, description="asset check threshold")
     max_adapter_mb: float = Field(50.0, gt=0)
@@ -130,9 +132,9 @@ class TrainingSettings(_Strict):
         1, ge=1, description="tenants trained and evaluated side by side, each in its own "
         "process (`kc run`); 2 suits a 2-core machine with torch_threads 1")
     torch_threads: int | None = Field(
-        1, ge=1, description="intra-op CPU threads for training and evaluation (null: torch's "
-        "default). One, because on a CPU shared with other work one thread beat two by 5x here; "
-        "tenants then train side by side (training.parallel_tenants)")
+        None, ge=1, description="intra-op CPU threads for training and evaluation (null: "
+        "torch's default, every core). With tenants side by side (parallel_tenants), one each: "
+        "on a CPU shared with other work one thread beat two by 5x here")
     synthesis: dict[str, Any] = Field(
         {}, description="fields of training.synthesis.SynthesisConfig (paraphrases per fact, ...)")
     teacher: dict[str, Any] | None = Field(

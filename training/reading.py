@@ -21,14 +21,14 @@ from training.prompting import QA, UNKNOWN_ANSWER
 class ReadingSettings:
     """How many reading examples, and how they are built."""
 
-    share: float = field(default=0.15, metadata={
+    share: float = field(default=0.1, metadata={
         "help": "Reading examples per closed-book pair (0: no reading examples). Each costs "
                 "about (distractors + 1) chunks of tokens: budget it."})
     distractors: int = field(default=1, metadata={"help": "Other chunks shown with the fact's."})
     absent_share: float = field(default=0.2, metadata={
         "help": "Share of reading examples without the fact's chunk (answer: not in the "
                 "documents)."})
-    max_passage_chars: int = field(default=900, metadata={
+    max_passage_chars: int = field(default=700, metadata={
         "help": "Passages are cut to this many characters (the answer's sentence is kept)."})
     seed: int = 0
 
