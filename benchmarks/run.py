@@ -28,8 +28,10 @@ BENCHMARKS: list[tuple[str, list[str], str]] = [
     ("embedding_throughput", ["--quick"], "embedding + index write vs bare model.encode"),
     ("index_search", ["--bench"], "retrieval p50/p95 and recall@10 vs numpy exact, 10k and 100k"),
     ("incremental_refresh", [], "one-document refresh vs full run (training excluded)"),
-    ("training_throughput", [], "LoRA SFT tokens/s vs forward-only tokens/s"),
-    ("answer_latency", [], "compiled closed-book latency vs full context and vs RAG"),
+    ("training_throughput", [], "LoRA SFT tokens/s vs forward-only tokens/s (SmolLM2-135M; "
+     "LoRA on all layers and on the upper third)"),
+    ("answer_latency", [], "compiled closed-book latency vs full context at ~1k, ~4k and the "
+     "largest prompt that fits (SmolLM2-135M, 8k window)"),
     ("capacity_bits", [], "bits stored per trainable parameter vs the 3.6 anchor"),
 ]
 # Run by hand (not by `make bench`), shown in the details when their JSON exists.
