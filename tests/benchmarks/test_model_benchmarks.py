@@ -4,7 +4,14 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from benchmarks.answer_latency import context_sizes, fill, passages_of, timed_answer
+from benchmarks.answer_latency import (
+    context_sizes,
+    fill,
+    measure,
+    passages_of,
+    shared_prefix,
+    timed_answer,
+)
 from benchmarks.training_throughput import linear_module_names, qa_rows, upper_third
 from training.generic import REPLAY_INSTRUCTIONS
 
@@ -70,8 +77,22 @@ def test_timed_answer_is_greedy_generate_written_out():
     model = _tiny_llama()
     model.generation_config.eos_token_id = None
     ids = [3, 14, 15, 9, 26, 5, 35]
-    prefill_s, generation_s, tokens = timed_answer(model, ids, new_tokens=16)
+    whole = timed_answer(model, ids, new_tokens=16)
     expected = model.generate(torch.tensor([ids]), do_sample=False, max_new_tokens=16,
                               pad_token_id=0)[0, len(ids):].tolist()
-    assert tokens == expected and len(tokens) == 16
-    assert prefill_s > 0 and generation_s > 0
+    assert whole.tokens == expected and len(expected) == 16
+    assert whole.prefill_s > 0 and whole.generation_s > 0 and whole.prefix is None
+    # Prefilled in two calls, and again from the kept prefix cache: the same answer each time.
+    split = timed_answer(model, ids, new_tokens=16, split=4)
+    assert split.tokens == expected and split.prefix.get_seq_length() == 4
+    again = timed_answer(model, ids, new_tokens=16, split=4, prefix=split.prefix)
+    assert again.tokens == expected and split.prefix.get_seq_length() == 4
+
+
+def test_measure_reports_the_shared_prefix_answer():
+    model = _tiny_llama()
+    result = measure(model, [3, 14, 15, 9, 26, 5, 35], repeat=2, split=5)
+    assert result["prompt_tokens"] == 7 and result["repeat"] == 2
+    assert result["shared"]["prefix_tokens"] == 5 and result["shared"]["same_answer"]
+    assert result["total_s"] == result["prefill_s"] + result["generation_s"]
+    assert shared_prefix([1, 2, 3, 4], [1, 2, 5]) == 2 and shared_prefix([1, 2], [1, 2, 3]) == 2
