@@ -119,8 +119,8 @@ class TrainingSettings(_Strict):
     grpo: dict[str, Any] | None = Field({}, description="training.grpo.GRPOSettings; null "
                                                         "skips GRPO")
     # The default budget keeps a compile of a repository of ~1,000 chunks near half an hour on
-    # 2 CPU cores with SmolLM2-135M (~100-170 training tokens/s): about 50k tokens per epoch.
-    max_train_pairs: int | None = Field(1000, ge=1, description="cap on QA pairs per tenant "
+    # 2 CPU cores with SmolLM2-135M (~75-130 training tokens/s a thread): ~50k tokens an epoch.
+    max_train_pairs: int | None = Field(600, ge=1, description="cap on QA pairs per tenant "
                                         "(whole facts, seeded; null: all)")
     max_notes: int | None = Field(None, ge=0)
     max_pairs_per_fact: int | None = Field(
