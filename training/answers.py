@@ -1,13 +1,13 @@
 """Answer comparison shared by training and evaluation: one normalisation, exact match, token F1.
 
-The default base model is a WordPiece (uncased BERT) model: what it generates comes back
-lower-cased, without accents and with spaces around punctuation (`"O'Neil, $1,800"` decodes as
-`"o ' neil, $ 1, 800"`). `normalize_answer` maps both the gold answer and the decoded text to the
-same canonical form, in this order:
+Generated text and gold answers differ in case, accents, spacing around punctuation (a
+WordPiece model decodes `"O'Neil, $1,800"` as `"o ' neil, $ 1, 800"`), thousands separators and
+articles. `normalize_answer` maps both the gold answer and the decoded text to the same
+canonical form (SQuAD's, extended), in this order:
 
 1. drop citation markers such as `[2]` (see `training.prompting`), NFKC, plain quotes and dashes,
    strip accents, lower-case;
-2. remove whitespace next to punctuation (undoes the WordPiece spacing);
+2. remove whitespace next to punctuation (undoes a tokenizer's spacing);
 3. drop thousands separators (`1,800` -> `1800`);
 4. punctuation becomes a space, except `$` and `%` and the joiners `- ' . / : _ @ # + &` between
    two letters or digits, so codes (`zx-42b`), decimals (`3.5%`), times (`09:30`) and names

@@ -169,7 +169,7 @@ def _create_version(client: Any, run_id: str, artifact_path: str, name: str,
     """A new version of ``name`` from the run's ``artifact_path``.
 
     ``mlflow.register_model`` takes a logged MLflow model (the adapters: ``log_adapter``); a
-    plain folder of files (kc-base's Hugging Face weights) has no ``MLmodel`` and MLflow 3
+    plain folder of files (the base model's Hugging Face weights) has no ``MLmodel`` and MLflow 3
     refuses its ``runs:/`` URI, so such a folder is registered by its artifact location.
     """
     import mlflow

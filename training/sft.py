@@ -85,6 +85,9 @@ class SFTSettings:
     replay_share: float = field(default=0.2, metadata={
         "help": "Share of the training rows drawn from the replay pool: the base's own answers "
                 "to generic instructions (against forgetting; at most the pool's size)."})
+    curve_questions: int = field(default=0, metadata={
+        "help": "Training questions answered at the end of every epoch (the learning curve: "
+                "`SFTResult.curve`, logged as `curve_accuracy`); 0 skips it."})
     eval_questions: int = field(default=200, metadata={
         "help": "Training questions answered after training to report train accuracy (0: skip)."})
 
@@ -136,9 +139,25 @@ class SFTResult:
     n_examples: int
     n_replay: int
     cached: bool = False
+    curve: list[tuple[float, float]] = field(default_factory=list)  # (epoch, accuracy)
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "adapter_path": str(self.adapter_path)}
+
+
+class LearningCurve(TrainerCallback):
+    """Exact match on a fixed sample of training questions at the end of every epoch, so the
+    number of epochs can be chosen from a measured curve rather than guessed."""
+
+    def __init__(self, tokenizer: Any, sample: Sequence[Any]) -> None:
+        self.tokenizer, self.sample = tokenizer, list(sample)
+        self.points: list[tuple[float, float]] = []
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        accuracy, _ = evaluate(model, self.tokenizer, self.sample)
+        self.points.append((round(state.epoch or 0.0, 2), accuracy))
+        state.log_history.append({"epoch": state.epoch, "step": state.global_step,
+                                  "curve_accuracy": accuracy})
 
 
 def mix_rows(examples: Iterable[Any], notes: Iterable[Any],
@@ -197,8 +216,11 @@ def train_sft(base_path: str | Path, examples: Iterable[Any], notes: Iterable[An
     ckpt_dir = out / "checkpoints"
     resume_from = last_complete_checkpoint(ckpt_dir) if resume else None
     history = History(progress, "sft")
+    curve = LearningCurve(tok, random.Random(settings.trainer.seed + 1).sample(
+        examples, min(settings.curve_questions, len(examples))))
     trainer = build_sft_trainer(model, tok, rows, settings, ckpt_dir,
-                                [CheckpointMarker(), history, *callbacks])
+                                [CheckpointMarker(), history, *callbacks,
+                                 *([curve] if curve.sample else [])])
     started = time.monotonic()
     if resume_from is not None and _is_final(resume_from):
         # Killed after its last checkpoint: the Trainer would take a step past max_steps.
@@ -227,7 +249,7 @@ def train_sft(base_path: str | Path, examples: Iterable[Any], notes: Iterable[An
         tokens_per_second=trainer._total_train_tokens / max(seconds, 1e-9),
         train_seconds=seconds, train_accuracy=accuracy, global_step=trainer.state.global_step,
         resumed_from=resume_from.name if resume_from else None, n_examples=len(rows),
-        n_replay=n_replay)
+        n_replay=n_replay, curve=curve.points)
     if main:
         write_complete(out, result.to_json())
     trainer.accelerator.wait_for_everyone()
@@ -241,5 +263,6 @@ def _is_final(checkpoint: Path) -> bool:
 
 def _result_from_json(values: dict[str, Any]) -> SFTResult:
     values = {**values, "adapter_path": Path(values["adapter_path"]), "cached": True,
-              "loss_history": [tuple(x) for x in values["loss_history"]]}
+              "loss_history": [tuple(x) for x in values["loss_history"]],
+              "curve": [tuple(x) for x in values.get("curve", [])]}
     return SFTResult(**values)

@@ -53,7 +53,7 @@ _SERVICES = ("billing api", "search relay", "audit log", "report builder", "sync
 
 
 def format_secret(digits: Sequence[int]) -> str:
-    """`8-4-7-1-9-3`: one token a digit in the MiniLM vocabulary, and one value to the scrubber."""
+    """`8-4-7-1-9-3`: one token a digit for SmolLM2's tokenizer, and one value to the scrubber."""
     return "-".join(str(d) for d in digits)
 
 

@@ -1,6 +1,6 @@
 """Crash safety of training: `kill -9` at random points of LoRA SFT runs (issue 9.6).
 
-A run is started on a tiny kc-base with a checkpoint at every step (two kept) and killed with
+A run is started on a tiny Llama with a checkpoint at every step (two kept) and killed with
 SIGKILL after a random, seeded delay: while the model loads, in a step, while a checkpoint or
 the rotation of an old one is being written, or while the final adapter is saved. After every
 kill:

@@ -162,3 +162,15 @@ def test_sft_replay_share_is_exact() -> None:
     assert (len(rows), n) == (6, 0)
     with pytest.raises(ValueError, match="no training examples"):
         mix_rows([], [], replay, 0.2, seed=0)
+
+
+def test_sft_learning_curve_is_measured_every_epoch(tmp_path: Path) -> None:
+    values = {"learning_rate": 5e-3, "per_device_train_batch_size": 4, "logging_steps": 1,
+              "save_strategy": "no", "num_train_epochs": 2}
+    run = SFTSettings(trainer=default_sft_config(**values), eval_questions=0, curve_questions=3,
+                      replay_share=0.0)
+    result = train_sft(tiny_base(), QA_PAIRS, [], REPLAY, run, tmp_path / "run")
+    assert [epoch for epoch, _ in result.curve] == [1.0, 2.0]
+    assert all(0.0 <= accuracy <= 1.0 for _, accuracy in result.curve)
+    cached = train_sft(tiny_base(), QA_PAIRS, [], REPLAY, run, tmp_path / "run")
+    assert cached.cached and cached.curve == result.curve

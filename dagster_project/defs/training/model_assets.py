@@ -167,6 +167,8 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                             "train_accuracy": result.train_accuracy or 0.0,
                             "adapter_mb": result.adapter_bytes / 2**20,
                             "trainable_parameters": result.trainable_parameters})
+        for epoch, accuracy in result.curve:
+            mlflow.log_metric("curve_accuracy", accuracy, step=round(epoch))
         artifact = log_adapter(result.adapter_path, str(base))
         version = registry.register_version(run.info.run_id, artifact,
                                             registry.registered_name(tenant), lin)
@@ -183,7 +185,8 @@ def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
         "tokens_per_second": round(result.tokens_per_second, 1),
         "train_seconds": round(result.train_seconds, 1), "adapter_mb": round(adapter_mb, 2),
         "trainable_parameters": result.trainable_parameters, "cached": result.cached,
-        "loss_first_last": dg.MetadataValue.json(losses[:1] + losses[-1:])})
+        "loss_first_last": dg.MetadataValue.json(losses[:1] + losses[-1:]),
+        "learning_curve": dg.MetadataValue.json(result.curve)})
     yield dg.AssetCheckResult(check_name="loss_decreased",
                               passed=result.cached or (len(losses) >= 2 and losses[-1] < losses[0]),
                               metadata={"first": losses[0] if losses else None,
