@@ -391,6 +391,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
                           mlflow_port=args.mlflow_port, host="127.0.0.1")
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The OpenAI-compatible endpoint: each tenant's champion adapter over one base model."""
+    from knowledge_compiler.runtime import prepare
+
+    settings = prepare(args.config)
+    from knowledge_compiler.serve import run
+
+    run(settings, host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kc", description=__doc__)
     parser.add_argument("--config", default=_default_config(),
@@ -440,6 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="privacy and reliability figures, as one table")
     audit.add_argument("--probe", action="append", help="run only this probe (repeatable)")
     audit.set_defaults(func=cmd_audit)
+    serve = sub.add_parser("serve", help="serve the tenants' models over an OpenAI-compatible "
+                           "HTTP API (docs/serving.md)")
+    serve.add_argument("--host", help="interface to listen on (default: serve.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: serve.port, 8000)")
+    serve.set_defaults(func=cmd_serve)
     ui = sub.add_parser("ui", help="start the Dagster and MLflow UIs on localhost")
     ui.add_argument("--dagster-port", type=int, default=3000)
     ui.add_argument("--mlflow-port", type=int, default=5000)

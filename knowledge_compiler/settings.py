@@ -174,6 +174,43 @@ class UserSettings(_Strict):
     groups: list[Identifier] = Field(min_length=1)
 
 
+class ServeSettings(_Strict):
+    """`kc serve`: the OpenAI-compatible endpoint (docs/serving.md)."""
+
+    host: str = Field("127.0.0.1", description="interface to listen on (localhost by default)")
+    port: int = Field(8000, ge=1, le=65535)
+    api_keys: dict[Identifier, dict[Literal["key_env", "key_sha256"], str]] = Field(
+        {}, description="user -> {key_env: NAME_OF_ENV_VAR} or {key_sha256: <64 hex>}; never a "
+        "plain key in the file")
+    admins: list[Identifier] = Field([], description="users who may POST /admin/reload")
+    max_concurrent_requests: int = Field(
+        8, ge=1, description="requests in flight (answering or waiting for the model); beyond "
+        "it 429 with Retry-After")
+    retry_after_s: int = Field(2, ge=1, description="the Retry-After of a 429")
+    max_body_bytes: int = Field(65536, ge=1024, description="largest request body (413 beyond)")
+    max_new_tokens: int = Field(64, ge=1, description="answer tokens when a request names "
+                                "none, and the most one may ask for")
+    generation_timeout_s: float = Field(30.0, gt=0, description="one generation stops after "
+                                        "this (the answer so far, finish_reason 'length')")
+    request_timeout_s: float = Field(60.0, gt=0, description="a request waiting longer for "
+                                     "the model and its answer gets 504")
+    k: int | None = Field(None, ge=1, le=20, description="chunks retrieved (null: evaluation.k)")
+
+    @model_validator(mode="after")
+    def _keys_by_reference(self) -> ServeSettings:
+        for user, entry in self.api_keys.items():
+            if len(entry) != 1:
+                raise ValueError(f"api_keys.{user}: give exactly one of key_env or key_sha256")
+            env, digest = entry.get("key_env"), entry.get("key_sha256")
+            if env is not None and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", env):
+                raise ValueError(f"api_keys.{user}.key_env: expected the NAME of an environment "
+                                 "variable (upper-case letters, digits, _), not a key")
+            if digest is not None and not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError(f"api_keys.{user}.key_sha256: expected 64 lower-case hex digits "
+                                 "(sha256 of the key: `printf %s KEY | sha256sum`)")
+        return self
+
+
 class Settings(_Strict):
     home: str = ".kc"
     sources: list[SourceSettings] = Field(min_length=1)
@@ -185,6 +222,7 @@ class Settings(_Strict):
     model: ModelSettings = ModelSettings()
     mlflow: MLflowSettings = MLflowSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    serve: ServeSettings = ServeSettings()
     route_overrides: list[RouteOverride] = []
 
     # Resolved at load time, not read from the file.

@@ -97,7 +97,7 @@ class GRPOSettings:
 
     trainer: GRPOConfig = field(default_factory=default_grpo_config, metadata={
         "help": "trl GRPOConfig: steps, generations, completion length, learning rate, beta."})
-    eval_questions: int = field(default=100, metadata={
+    eval_questions: int = field(default=32, metadata={
         "help": "Questions answered before and after GRPO to report the change (0: skip)."})
 
     def __post_init__(self) -> None:

@@ -88,7 +88,7 @@ class SFTSettings:
     curve_questions: int = field(default=0, metadata={
         "help": "Training questions answered at the end of every epoch (the learning curve: "
                 "`SFTResult.curve`, logged as `curve_accuracy`); 0 skips it."})
-    eval_questions: int = field(default=200, metadata={
+    eval_questions: int = field(default=64, metadata={
         "help": "Training questions answered after training to report train accuracy (0: skip)."})
 
     def __post_init__(self) -> None:
