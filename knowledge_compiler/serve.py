@@ -225,6 +225,14 @@ def _count(ctx: ServeContext, text: str) -> int:
     return len(ctx.pool.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def _reload_logged(ctx: ServeContext) -> None:
+    """A reload on SIGHUP: nobody awaits it, so a failure is logged (the old adapters stay)."""
+    try:
+        ctx.reload()
+    except Exception:
+        log.exception("kc serve: reload on SIGHUP failed; still serving the previous champions")
+
+
 # ---------------------------------------------------------------- the app
 bearer = HTTPBearer(auto_error=False)
 
@@ -251,7 +259,7 @@ def create_app(ctx: ServeContext) -> FastAPI:
                and threading.current_thread() is threading.main_thread())
         if hup:  # `kill -HUP <pid>` reloads the champions, like POST /admin/reload
             loop.add_signal_handler(signal.SIGHUP,
-                                    lambda: loop.run_in_executor(None, ctx.reload))
+                                    lambda: loop.run_in_executor(None, _reload_logged, ctx))
         yield
         if hup:
             loop.remove_signal_handler(signal.SIGHUP)
