@@ -144,14 +144,14 @@ def answer_with_shared_prefix(model: Any, tokenizer: Any, rows: Sequence[Sequenc
     device = next(model.parameters()).device
     started = time.perf_counter()
     prefix = torch.tensor([list(rows[0][:shared])], device=device)
-    cache = model(input_ids=prefix, use_cache=True).past_key_values if shared else None
+    cache = model(input_ids=prefix, use_cache=True).cache if shared else None
     prefilled = time.perf_counter()
     answers = []
     try:
         for row in rows:
             ids = torch.tensor([list(row)], device=device)
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                                 past_key_values=copy.deepcopy(cache) if cache else None,
+                                 cache=copy.deepcopy(cache) if cache else None,
                                  do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
                                  eos_token_id=tokenizer.eos_token_id,
                                  pad_token_id=tokenizer.pad_token_id)
