@@ -98,12 +98,17 @@ def _tenant_clause(tenants: Iterable[str] | None, column: str = "tenant") -> tup
 
 
 def synthetic_set(con: duckdb.DuckDBPyConnection, split: str, qset: str,
-                  tenants: Iterable[str] | None = None) -> list[Question]:
-    """Current (not superseded) `qa.pairs` of one split, ordered by pair id."""
+                  tenants: Iterable[str] | None = None,
+                  facts: Iterable[str] | None = None) -> list[Question]:
+    """Current (not superseded) `qa.pairs` of one split, ordered by pair id; only pairs of
+    `facts` when given."""
     where, params = _tenant_clause(tenants)
-    rows = _rows(con, "select pair_id, tenant, chunk_id, document_id, path, question, answer "
-                      f"from qa.pairs where split = ? and not superseded{where} order by pair_id",
-                 [split, *params])
+    rows = _rows(con, "select pair_id, tenant, chunk_id, document_id, path, question, answer, "
+                      "fact_id from qa.pairs where split = ? and not superseded"
+                      f"{where} order by pair_id", [split, *params])
+    if facts is not None:
+        keep = set(facts)
+        rows = [r for r in rows if r["fact_id"] in keep]
     return [Question(qid=r["pair_id"], question=r["question"], answers=(r["answer"],),
                      tenant=r["tenant"], qset=qset, path=r["path"],
                      document_id=r["document_id"], chunk_id=r["chunk_id"]) for r in rows]
@@ -201,8 +206,14 @@ def load_question_sets(con: duckdb.DuckDBPyConnection, questions_file: str | Pat
                        source_roots: Mapping[str, str] | None = None,
                        sets: Sequence[str] = QUESTION_SETS, limit: int | None = None,
                        seed: int = 0, tenants: Iterable[str] | None = None,
-                       report: LoadReport | None = None) -> dict[str, list[Question]]:
+                       report: LoadReport | None = None,
+                       trained_facts: Iterable[str] | None = None) -> dict[str, list[Question]]:
     """The named question sets, each sampled to at most `limit` questions with `seed`.
+
+    `trained_facts` (the facts the candidate was trained on) limits `heldout_synthetic` to
+    unseen phrasings of those facts: with a training budget that takes some facts only, a
+    held-out question about a fact never trained measures coverage, not learning (the
+    hand-written sets measure coverage).
 
     The hand-written sets need `questions_file` and `source_roots`; they are skipped (absent
     from the result) when `questions_file` is None.
@@ -213,7 +224,8 @@ def load_question_sets(con: duckdb.DuckDBPyConnection, questions_file: str | Pat
     tenants = None if tenants is None else list(tenants)
     full: dict[str, list[Question]] = {}
     if "heldout_synthetic" in sets:
-        full["heldout_synthetic"] = synthetic_set(con, "eval", "heldout_synthetic", tenants)
+        full["heldout_synthetic"] = synthetic_set(con, "eval", "heldout_synthetic", tenants,
+                                                  trained_facts)
     if "volatile" in sets:
         full["volatile"] = synthetic_set(con, "volatile_eval", "volatile", tenants)
     if "stale" in sets:

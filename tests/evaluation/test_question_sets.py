@@ -24,6 +24,9 @@ def test_sets_synthetic_volatile_and_stale(warehouse: duckdb.DuckDBPyConnection)
     assert stale["p8"].answers == ("Ada Vance",) and stale["p8"].old_answers == ("Tam Oskel",)
     only = load_question_sets(warehouse, sets=("heldout_synthetic",), tenants=["other"])
     assert [q.qid for q in only["heldout_synthetic"]] == ["p5"]
+    trained = load_question_sets(warehouse, sets=("heldout_synthetic",),
+                                 trained_facts={"f2", "f5"})
+    assert [q.qid for q in trained["heldout_synthetic"]] == ["p2", "p5"]
 
 
 def test_sets_handwritten_split_by_route(warehouse: duckdb.DuckDBPyConnection,

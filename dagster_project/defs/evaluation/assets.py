@@ -114,8 +114,10 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
                          "first (`kc run`, or the compile_knowledge job)")
     questions_file = settings.resolve_path(ev.questions_file) if ev.questions_file else None
     with warehouse.connect(read_only=True) as con:
+        trained, _ = tenant_training_data(con, settings, tenant)
         sets = load_question_sets(con, questions_file, source_roots(settings),
-                                  limit=ev.per_set_limit, tenants=[tenant])
+                                  limit=ev.per_set_limit, tenants=[tenant],
+                                  trained_facts={p["fact_id"] for p in trained})
         routing, capacity = _routing_and_capacity(con)
     sets = {name: qs for name, qs in sets.items()
             if qs and (ev.sets is None or name in ev.sets)}
