@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import importlib.util
 import json
 import os
@@ -30,6 +29,7 @@ from typing import Any
 import torch
 
 from training.prompting import prepare_tokenizer
+from training.registry import dir_sha256, file_sha256
 from training.trainers import COMPLETE_MARKER, Progress, read_complete, write_complete
 
 DEFAULT_BASE = "smollm2-135m-instruct"
@@ -124,14 +124,6 @@ def default_models_dir() -> Path:
     return Path(os.environ.get("KC_HOME", ".kc")) / "models"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
     """No "Loading weights" / GGUF progress bars or info lines while loading."""
@@ -219,14 +211,9 @@ def describe_folder(path: Path) -> BaseInfo:
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(path, local_files_only=True)
-    digest = hashlib.sha256()
-    size = 0
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f.relative_to(path).as_posix().encode())
-        digest.update(file_sha256(f).encode())
-        size += f.stat().st_size
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     window = getattr(config, "max_position_embeddings", 0) or 0
-    return BaseInfo(name=path.name, path=path, sha256=digest.hexdigest(), parameters=0,
+    return BaseInfo(name=path.name, path=path, sha256=dir_sha256(path), parameters=0,
                     window=int(window), bytes=size, license="see the model folder")
 
 
