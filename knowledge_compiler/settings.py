@@ -122,7 +122,9 @@ class TrainingSettings(_Strict):
     # 2 CPU cores with SmolLM2-135M (~75-130 training tokens/s a thread): ~50k tokens an epoch.
     max_train_pairs: int | None = Field(600, ge=1, description="cap on QA pairs per tenant "
                                         "(whole facts, seeded; null: all)")
-    max_notes: int | None = Field(None, ge=0)
+    max_notes: int | None = Field(
+        0, ge=0, description="study notes per tenant (null: all). None by default: each costs "
+        "a training example's tokens and they did not help the adapters measured so far")
     max_pairs_per_fact: int | None = Field(
         3, ge=1, description="phrasings kept per fact (seeded): a token budget then buys "
         "more facts instead of more repeats")
