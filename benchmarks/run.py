@@ -33,6 +33,8 @@ BENCHMARKS: list[tuple[str, list[str], str]] = [
     ("answer_latency", [], "compiled closed-book latency vs full context at ~1k, ~4k and the "
      "largest prompt that fits (SmolLM2-135M, 8k window)"),
     ("capacity_bits", [], "bits stored per trainable parameter vs the 3.6 anchor"),
+    ("serve_latency", ["--publish"], "kc serve p50/p95 and requests/s at 1, 4 and 16 clients vs "
+     "in-process answering (tiny model), peak memory with 1 and 10 adapters, switch cost"),
 ]
 # Run by hand (not by `make bench`), shown in the details when their JSON exists.
 EXTRA: list[tuple[str, str]] = [

@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import markdown_table, percentile, result_row
+from benchmarks.common import markdown_table, percentile, publish, result_row
 from knowledge_compiler.offline import apply_offline_defaults
 
 apply_offline_defaults()
@@ -288,6 +288,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=48, help="requests per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--publish", action="store_true",
+                        help="write benchmarks/out/serve_latency.json for RESULTS.md (make bench)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kc-serve-bench-") as tmp:
@@ -337,6 +339,15 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"base": world["label"], "rows": rows,
                                          "memory": memory, "switch": switch}, indent=2))
+    if args.publish:
+        notes = (f"kc serve over HTTP against in-process answer_questions on the same questions "
+                 f"(mixed tenants, adapters switched per request); base: {world['label']}; "
+                 f"{args.requests} requests a row, {ANSWER_TOKENS} answer tokens, torch threads "
+                 f"{args.threads}. Peak RSS: " + "; ".join(
+                     f"{json.dumps(m)}" for m in memory) + f". Adapter switch: {json.dumps(switch)}"
+                 ". The ratio is served p50 / in-process p50 (serving overhead); more clients "
+                 "queue behind one model, so their latency grows with the queue.")
+        publish("serve_latency", rows, notes=notes)
 
 
 if __name__ == "__main__":
