@@ -80,20 +80,16 @@ def _train_accuracy(run_dir: Path) -> float | None:
     return json.loads(result.read_text()).get("train_accuracy") if result.exists() else None
 
 
-def _capacity(settings, summary: dict, tenant: str, sft_adapter_dir: Path) -> dict:
-    """Bits per trainable parameter of the tenant's SFT adapter (see capacity_figures)."""
+def _capacity(settings, summary: dict, facts: int, sft_adapter_dir: Path) -> dict:
+    """Bits per trainable parameter of the tenant's SFT adapter, trained on `facts` facts
+    (see capacity_figures)."""
     from safetensors import safe_open
-
-    from ingestion.warehouse import connect
 
     weights = sft_adapter_dir / "adapter_model.safetensors"
     if not weights.exists():
         return {}
     with safe_open(str(weights), "pt") as f:
         trainable = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
-    with connect(settings.warehouse_path, read_only=True) as con:
-        kept, _ = tenant_training_data(con, settings, tenant)
-    facts = len({p["fact_id"] for p in kept})  # the facts the adapter was trained on
     return capacity_figures(summary, facts, settings.policy.bits_per_fact, trainable)
 
 
@@ -115,9 +111,10 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
     questions_file = settings.resolve_path(ev.questions_file) if ev.questions_file else None
     with warehouse.connect(read_only=True) as con:
         trained, _ = tenant_training_data(con, settings, tenant)
+        trained_facts = {p["fact_id"] for p in trained}
         sets = load_question_sets(con, questions_file, source_roots(settings),
                                   limit=ev.per_set_limit, tenants=[tenant],
-                                  trained_facts={p["fact_id"] for p in trained})
+                                  trained_facts=trained_facts)
         routing, capacity = _routing_and_capacity(con)
     sets = {name: qs for name, qs in sets.items()
             if qs and (ev.sets is None or name in ev.sets)}
@@ -137,7 +134,8 @@ def evaluation_report(context: dg.AssetExecutionContext, kc_settings: KCSettings
                                       "compiled": str(compiled_dir),
                                       "compiled_sft": str(sft_dir)})
         result.summary["forgetting"] = forgetting(models["base"], models["compiled"])
-    result.summary["capacity"] = _capacity(settings, result.summary, tenant, sft_dir)
+    result.summary["capacity"] = _capacity(settings, result.summary, len(trained_facts),
+                                            sft_dir)
     if result.summary["capacity"]:
         from training.capacity import record_measurement
 
