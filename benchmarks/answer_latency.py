@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from benchmarks.common import publish, result_row
-from knowledge_compiler.offline import apply_offline_defaults
+from settings.offline import apply_offline_defaults
 
 apply_offline_defaults()
 

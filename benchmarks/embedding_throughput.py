@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import COLUMNS, markdown_table, result_row, write_results
-from knowledge_compiler.offline import apply_offline_defaults
+from settings.offline import apply_offline_defaults
 
 apply_offline_defaults()
 

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import publish, result_row, write_results
-from knowledge_compiler.offline import apply_offline_defaults
+from settings.offline import apply_offline_defaults
 
 apply_offline_defaults()
 

@@ -42,7 +42,7 @@ from benchmarks.common import (
     result_row,
     write_results,
 )
-from knowledge_compiler.offline import apply_offline_defaults
+from settings.offline import apply_offline_defaults
 
 apply_offline_defaults()
 

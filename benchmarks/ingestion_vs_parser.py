@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import COLUMNS, best_of, publish, result_row
-from knowledge_compiler.offline import apply_offline_defaults
+from settings.offline import apply_offline_defaults
 
 apply_offline_defaults()
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import markdown_table, percentile, publish, result_row
-from knowledge_compiler.offline import apply_offline_defaults
+from settings.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
@@ -74,7 +74,7 @@ def _questions(n: int = 24) -> list[str]:
 
 
 def _settings(max_concurrent: int = 32) -> Any:
-    from knowledge_compiler.settings import Settings
+    from settings.config import Settings
 
     return Settings.model_validate({
         "sources": [{"name": f"{t}-docs", "type": "documents", "path": f"/nonexistent/{t}",

@@ -4,7 +4,7 @@ Domain modules are imported as modules, not their `defs` objects: Dagster refuse
 that holds more than one Definitions object at module scope.
 """
 
-from knowledge_compiler.offline import apply_offline_defaults
+from settings.offline import apply_offline_defaults
 
 apply_offline_defaults()  # before the stack's imports: several libraries call home on import
 

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 
 from ingestion.warehouse import connect
-from knowledge_compiler.settings import Settings, load_settings
+from settings.config import Settings, load_settings
 
 
 class KCSettings(dg.ConfigurableResource):

@@ -1,4 +1,4 @@
-"""Typed configuration of ingestion. Built from kc.yaml by ``knowledge_compiler.settings``."""
+"""Typed configuration of ingestion. Built from kc.yaml by ``settings.config``."""
 
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-from knowledge_compiler.offline import apply_offline_defaults
-from knowledge_compiler.settings import ConfigError
+from settings.offline import apply_offline_defaults
+from settings.config import ConfigError
 
 apply_offline_defaults()
 

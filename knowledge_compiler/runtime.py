@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from knowledge_compiler.offline import apply_offline_defaults
-from knowledge_compiler.settings import Settings, load_settings
+from settings.offline import apply_offline_defaults
+from settings.config import Settings, load_settings
 
 _DAGSTER_YAML = """\
 # Written by kc. Local instance of Knowledge Compiler.
@@ -42,7 +42,7 @@ def prepare(config: str | Path) -> Settings:
 
         yaml_path.write_text(_DAGSTER_YAML + WAREHOUSE_CONCURRENCY_YAML)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    from knowledge_compiler.dbt_manifest import ensure_manifest
+    from settings.dbt_manifest import ensure_manifest
 
     ensure_manifest()  # the dbt assets need the manifest when the definitions load
     return settings

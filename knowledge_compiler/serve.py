@@ -39,7 +39,7 @@ from knowledge_compiler.serving.adapters import AdapterPool, ChampionSource, reg
 from knowledge_compiler.serving.auth import ApiKeys
 from knowledge_compiler.serving.limits import AccessLog, BodyLimit, Gate
 from knowledge_compiler.serving.protocol import ADAPTER_ARMS, APIError, ChatRequest
-from knowledge_compiler.settings import ConfigError, Settings
+from settings.config import ConfigError, Settings
 from retrieval.access import Principal
 from training.prompting import prompt_ids
 

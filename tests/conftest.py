@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_compiler.offline import apply_offline_defaults
+from settings.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
 # The dbt assets read dbt/target/manifest.json when dagster_project.definitions is imported
 # (some test modules do so at collection): parse the project first on a fresh clone.
-from knowledge_compiler.dbt_manifest import ensure_manifest  # noqa: E402
+from settings.dbt_manifest import ensure_manifest  # noqa: E402
 
 ensure_manifest()
 

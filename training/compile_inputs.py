@@ -2,7 +2,7 @@
 model and the adapter folders. The Dagster assets, the evaluation and `kc ask` all resolve
 models here, so they agree on which base and which adapter a tenant's compile means.
 
-`settings` is the loaded kc.yaml (`knowledge_compiler.settings.Settings`); it is read for its
+`settings` is the loaded kc.yaml (`settings.config.Settings`); it is read for its
 `model`, `training`, `models_path`, `datasets_path` and `warehouse_path` only.
 """
 

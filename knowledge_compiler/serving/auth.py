@@ -12,7 +12,7 @@ import hmac
 import os
 from collections.abc import Mapping
 
-from knowledge_compiler.settings import ConfigError
+from settings.config import ConfigError
 
 
 def key_digest(key: str) -> bytes:

@@ -6,7 +6,7 @@ import pytest
 
 from dagster_project.definitions import defs
 from ingestion.warehouse import connect
-from knowledge_compiler.dbt_manifest import ensure_manifest
+from settings.dbt_manifest import ensure_manifest
 
 
 def refresh_job() -> dg.JobDefinition:

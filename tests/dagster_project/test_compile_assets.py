@@ -6,7 +6,7 @@ import mlflow
 import pytest
 
 from dagster_project.definitions import defs
-from knowledge_compiler.dbt_manifest import ensure_manifest
+from settings.dbt_manifest import ensure_manifest
 from knowledge_compiler.pipeline import run_stages
 from tests.training.test_base_support import tiny_llama_dir
 from training import registry

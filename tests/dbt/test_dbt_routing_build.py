@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from knowledge_compiler.routing_policy import OverrideRoute, RouteOverride, RoutingPolicy, dbt_vars
+from settings.routing_policy import OverrideRoute, RouteOverride, RoutingPolicy, dbt_vars
 
 # Capacity 600 bits (600 params x 2 bits x 0.5): acme's 648 static fact bits overflow, globex's
 # 144 fit.

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from knowledge_compiler.routing_policy import (
+from settings.routing_policy import (
     OverrideRoute,
     RouteOverride,
     RoutingPolicy,

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from examples.northwind.build import apply_week_later, build_corpus
-from knowledge_compiler.dbt_manifest import ensure_manifest
+from settings.dbt_manifest import ensure_manifest
 from knowledge_compiler.pipeline import run_stages
 from tests.conftest import REPO_ROOT
 

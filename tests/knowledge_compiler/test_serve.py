@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from evaluation.arms import AnsweringModel, ArmSettings, answer_questions
-from knowledge_compiler.settings import ConfigError, Settings
+from settings.config import ConfigError, Settings
 from retrieval.access import Principal
 
 TENANTS = ("acme", "globex")

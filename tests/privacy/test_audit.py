@@ -7,7 +7,7 @@ import pytest
 
 from knowledge_compiler.audit import format_table, run_audit
 from knowledge_compiler.cli import main
-from knowledge_compiler.settings import load_settings
+from settings.config import load_settings
 
 LEAKED = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"
 

@@ -3,7 +3,7 @@ lower it (lowering it would overflow what the adapter had just learnt, round aft
 
 from pathlib import Path
 
-from knowledge_compiler.settings import load_settings
+from settings.config import load_settings
 from training.capacity import (
     budget_bits_per_parameter,
     measured_bits_per_parameter,

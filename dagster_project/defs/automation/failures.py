@@ -17,7 +17,7 @@ from typing import Literal
 
 from ingestion.warehouse import WarehouseLocked, connect
 
-WAREHOUSE_FILE = "warehouse.duckdb"  # knowledge_compiler.settings.Settings.warehouse_path
+WAREHOUSE_FILE = "warehouse.duckdb"  # settings.config.Settings.warehouse_path
 FALLBACK_FILE = "run_failures.jsonl"
 MAX_MESSAGE_CHARS = 4000
 

@@ -14,7 +14,7 @@ from dagster_project.defs.training.assets import qa_dataset
 from dagster_project.defs.training.mlflow_resource import MLflowTracking
 from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.resources import KCSettings, Warehouse
-from knowledge_compiler.dbt_manifest import MANIFEST
+from settings.dbt_manifest import MANIFEST
 from training import registry
 from training.base_model import materialize_base
 from training.compile_inputs import (

@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from knowledge_compiler.settings import ConfigError, load_settings
+from settings.config import ConfigError, load_settings
 
 
 def _write(tmp_path, body: str):
@@ -94,7 +94,7 @@ SOURCE = "home: .kc\nsources: [{name: d, type: documents, path: ., tenant: t, ac
 
 
 def test_adapter_trainable_params_follow_the_base_and_the_lora_settings(tmp_path) -> None:
-    from knowledge_compiler.settings import load_settings
+    from settings.config import load_settings
 
     config = tmp_path / "kc.yaml"
     config.write_text(SOURCE + "\n")

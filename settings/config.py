@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from ingestion.config import IngestionConfig, SourceSpec
-from knowledge_compiler.routing_policy import RouteOverride, RoutingPolicy, SourcePolicy, dbt_vars
+from settings.routing_policy import RouteOverride, RoutingPolicy, SourcePolicy, dbt_vars
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Route = Literal["volatile", "static", "excluded"]
