@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export SCARF_NO_ANALYTICS := true
 
-.PHONY: install install-gemma demo test test-slow bench ui lint clean
+.PHONY: install install-gemma demo demo-github eval-httpx test test-slow bench ui screenshots lint clean
 
 install: $(STAMP)
 
@@ -42,6 +42,36 @@ install-gemma: install
 demo: install
 	$(BIN)/kc --config $(KC_CONFIG) demo
 
+# A GitHub organisation served by the local stand-in (examples/github_org, README "GitHub
+# sources"): refresh (ingest -> dbt -> index), then its routes and searches as three users.
+GITHUB_HOME ?= $(CURDIR)/.kc-github
+GITHUB_CONFIG := examples/github_org/kc.yaml
+demo-github: install
+	@export KC_GITHUB_TOKEN=stand-in-demo-token KC_HOME=$(GITHUB_HOME); set -e; \
+	  $(BIN)/python -m examples.github_org.serve --root $(GITHUB_HOME)/standin --port 8765 & \
+	  server=$$!; trap "kill $$server" EXIT; sleep 3; \
+	  $(BIN)/kc --config $(GITHUB_CONFIG) run --refresh-only; \
+	  $(BIN)/kc --config $(GITHUB_CONFIG) routes; \
+	  for user in alice dave bob; do \
+	    echo; echo "$$ kc search 'burst limit of the gateway' --user $$user"; \
+	    $(BIN)/kc --config $(GITHUB_CONFIG) search "burst limit of the gateway" --user $$user -k 3; \
+	  done; \
+	  echo; echo "$$ kc search 'invoice run business day' --user bob"; \
+	  $(BIN)/kc --config $(GITHUB_CONFIG) search "invoice run business day" --user bob -k 2
+
+# The real-repository development set: encode/httpx from ../shared/corpora (see its README).
+CORPORA ?= ../shared/corpora
+HTTPX_HOME ?= $(CURDIR)/.kc-httpx
+eval-httpx: install
+	@test -f $(CORPORA)/httpx.bundle -a -f $(CORPORA)/httpx-questions.yaml || { \
+	  echo "error: $(CORPORA)/httpx.bundle and httpx-questions.yaml not found; set CORPORA=<folder that holds them>"; \
+	  echo "       (the corpora folder ships beside the project checkout; the questions are a development set)"; exit 2; }
+	@test -d $(HTTPX_HOME)/repos/httpx/.git || git clone --quiet $(CORPORA)/httpx.bundle $(HTTPX_HOME)/repos/httpx
+	cp $(CORPORA)/httpx-questions.yaml $(HTTPX_HOME)/httpx-questions.yaml
+	KC_HOME=$(HTTPX_HOME) $(BIN)/kc --config examples/httpx/kc.yaml run
+	@# The newest report's arms x question-sets table (the HTML report sits beside it).
+	@cat "$$(ls -td $(HTTPX_HOME)/reports/*/ | head -1)summary.md"
+
 test: install
 	$(BIN)/python -m pytest
 
@@ -53,6 +83,10 @@ bench: install
 
 ui: install
 	$(BIN)/kc --config $(KC_CONFIG) ui
+
+# The README pictures (docs/images/) from a finished run: KC_HOME=<its home>, default .kc.
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -20,7 +20,7 @@ question) and then the question's tokens. Latency is prefill + generation (media
 5 closed-book, 3 at ~1k, 1 at ~4k and at the largest). Goals: compiled >= 5x faster than the
 largest context; faster than a ~1k (RAG-sized) prompt.
 
-The full-context arm of ``evaluation.arms`` prefills a corpus once and reuses its KV cache for
+The full-context arm of ``answering`` prefills a corpus once and reuses its KV cache for
 every question (``training.generate.answer_with_shared_prefix``): a further question then
 costs a copy of that cache, its own tokens and the generation over the long cache. Each
 context row gives that figure ("further question ms"), and a row sets it against the compiled

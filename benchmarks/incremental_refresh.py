@@ -93,9 +93,10 @@ def one_document_change(corpus: Path) -> str:
 
 def changed_document_chunks(settings, file: Path) -> int:
     """Chunks of the changed document in the warehouse now (what must be re-embedded)."""
+    from ingestion.config import source_specs
     from ingestion.warehouse import connect
 
-    spec = next(s for s in settings.source_specs()
+    spec = next(s for s in source_specs(settings)
                 if s.path and file.is_relative_to(s.path.resolve()))
     with connect(settings.warehouse_path, read_only=True) as con:
         return con.execute(
@@ -170,13 +171,15 @@ def _dbt(args: list[str], target_path: Path, settings) -> tuple[float, float]:
     import sys
     import time
 
+    from training.capacity import routing_vars
+
     env = {**os.environ, "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(target_path),
            "DBT_LOG_FORMAT": "json", "DBT_PROFILES_DIR": str(ROOT / "dbt"),
            "DBT_PROJECT_DIR": str(ROOT / "dbt")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([str(Path(sys.executable).with_name("dbt")), "build", "--vars",
-                    json.dumps(settings.dbt_vars()), *args], env=env, cwd=ROOT / "dbt",
+                    json.dumps(routing_vars(settings)), *args], env=env, cwd=ROOT / "dbt",
                    check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -185,10 +188,11 @@ def _dbt(args: list[str], target_path: Path, settings) -> tuple[float, float]:
 
 def dbt_before_after(settings, repeat: int = 2) -> list[dict]:
     from dagster_project.defs.warehouse.assets import build_args
+    from training.capacity import routing_vars
 
     seed = ROOT / "dbt" / "target" / "partial_parse.msgpack"
     kept = settings.kc_home / "dbt"
-    new_args, _ = build_args(settings.dbt_vars(), kept)
+    new_args, _ = build_args(routing_vars(settings), kept)
     if "resource_type:unit_test" not in new_args:
         raise RuntimeError("the refreshes before should have recorded passing unit tests")
     before_runs, after_runs = [], []

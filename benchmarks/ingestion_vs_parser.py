@@ -59,7 +59,7 @@ def bench_formats(corpus: Path, work: Path, repeat: int) -> list[dict]:
     from ingestion.config import IngestionConfig, SourceSpec
     from ingestion.parsing import ParserWorker
     from ingestion.pipeline import ingest_source
-    from ingestion.selfcheck import run_selfcheck
+    from ingestion.parsing import run_selfcheck
     from ingestion.warehouse import connect
 
     offline_nlp.install()

@@ -6,7 +6,7 @@ the cost of switching adapters.
   thread each), non-streaming, every request a different tenant than the last with some
   probability (mixed: the adapter switches). Arms: compiled (closed-book) and rag (k=3 chunks
   of a hashing index).
-- In-process: `evaluation.arms.answer_questions` on the same questions, one question at a
+- In-process: `answering.answer_questions` on the same questions, one question at a
   time with the tenant's adapter (what `kc ask` does, minus loading), same thread count.
   ratio = served p50 / in-process p50 at one client: the serving overhead (HTTP, JSON,
   auth, the worker hand-off). With more clients the server answers one at a time (one model,
@@ -145,7 +145,7 @@ def _memory_child(world: dict[str, Any], n: int, threads: int, out: Any) -> None
     import psutil
     import torch
 
-    from evaluation.arms import answer_questions
+    from answering import answer_questions
     from knowledge_compiler.serving.adapters import AdapterPool
 
     torch.set_num_threads(threads)
@@ -183,7 +183,7 @@ def in_process(world: dict[str, Any], questions: list[str], arm: str, threads: i
     """Per-question latency of `answer_questions` with the tenant's adapter, in order."""
     import torch
 
-    from evaluation.arms import ArmSettings, answer_questions
+    from answering import ArmSettings, answer_questions
     from knowledge_compiler.serving.adapters import AdapterPool
     from retrieval.access import Principal
 
@@ -237,7 +237,7 @@ def switch_cost(world: dict[str, Any], threads: int, repeat: int = 200) -> dict[
     against one with the same adapter (ms, medians)."""
     import torch
 
-    from evaluation.arms import ArmSettings, answer_questions
+    from answering import ArmSettings, answer_questions
     from knowledge_compiler.serving.adapters import AdapterPool
 
     torch.set_num_threads(threads)

@@ -1,4 +1,5 @@
-"""Resources shared by every domain: the project settings and the warehouse."""
+"""Resources shared by every domain: the project settings and the warehouse (the domains'
+own resources live in `defs/<domain>/resources.py`; `definitions.py` binds them all)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import duckdb
 
 from ingestion.warehouse import connect
 from settings.config import Settings, load_settings
+from training.config import check as check_training_sections
 
 
 class KCSettings(dg.ConfigurableResource):
@@ -19,7 +21,7 @@ class KCSettings(dg.ConfigurableResource):
     config_path: str
 
     def load(self) -> Settings:
-        return load_settings(self.config_path)
+        return check_training_sections(load_settings(self.config_path))
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -31,21 +33,3 @@ class Warehouse(dg.ConfigurableResource):
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         with connect(Path(self.path), read_only=read_only) as con:
             yield con
-
-
-def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """Bound from the environment at run time (`kc` sets these from kc.yaml)."""
-    from dagster_project.defs.index.resources import EmbedderResource
-    from dagster_project.defs.training.mlflow_resource import MLflowTracking
-    from dagster_project.defs.training.resources import QAGenerator
-
-    settings = KCSettings(config_path=dg.EnvVar("KC_CONFIG"))
-    return {
-        "kc_settings": settings,
-        "warehouse": Warehouse(path=dg.EnvVar("KC_WAREHOUSE")),
-        # KC_EMBEDDER=hashing swaps in the small deterministic embedder (tests); `kc` sets
-        # sentence-transformers: the model of kc.yaml's `retrieval` section.
-        "embedder": EmbedderResource(kc_settings=settings, kind=dg.EnvVar("KC_EMBEDDER")),
-        "qa_generator": QAGenerator(kc_settings=settings),
-        "mlflow_tracking": MLflowTracking(kc_settings=settings),
-    }

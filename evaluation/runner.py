@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluation.arms import (
+from answering import (
     ARMS,
     Answer,
     AnsweringModel,
@@ -31,9 +31,11 @@ from evaluation.arms import (
     CorpusCache,
     PrincipalFor,
     answer_questions,
-    rag_ceiling,
+    resolve_principal,
+    retrieve,
 )
 from evaluation.metrics import (
+    answer_in_text,
     gain_recovery,
     mean,
     mean_contained,
@@ -106,9 +108,9 @@ def _ceiling_figures(value: float | None, n: int) -> dict[str, Any]:
 
 def _examples(questions: Sequence[Question], answers: Sequence[Answer],
               n: int) -> list[dict[str, Any]]:
-    return [{"qid": q.qid, "question": q.question, "gold": q.answer, "answer": a.text,
-             "citations": a.citations[:3]} for q, a in list(zip(questions, answers,
-                                                                strict=True))[:n]]
+    return [{"qid": q.qid, "question": q.question, "gold": q.answer,
+             "golds": list(q.answers), "answer": a.text, "citations": a.citations[:3]}
+            for q, a in list(zip(questions, answers, strict=True))[:n]]
 
 
 def evaluate(sets: Mapping[str, Sequence[Question]], models: Mapping[str, AnsweringModel],
@@ -265,3 +267,32 @@ def promotion_decision(candidate_summary: Mapping[str, Any],
         return Decision(False, "less accurate than the champion: " + "; ".join(worse), figures)
     return Decision(True, "at least as accurate as the champion on " + ", ".join(compared)
                     + " and within the stale-fact limit", figures)
+
+
+def rag_ceiling(questions: Sequence[str], golds: Sequence[str | Sequence[str]],
+                index: ChunkIndex, principal: PrincipalFor, settings: ArmSettings | None = None,
+                tenants: Sequence[str] | None = None) -> tuple[float | None, list[bool]]:
+    """Share of questions whose normalised answer occurs in the normalised top-k text (all
+    routes): the best any reader could do with this retrieval. Also the per-question flags."""
+    settings = settings or ArmSettings()
+    if len(golds) != len(questions):
+        raise ValueError(f"{len(questions)} questions but {len(golds)} gold answers")
+    flags = []
+    for i, (question, gold) in enumerate(zip(questions, golds, strict=True)):
+        who = resolve_principal(principal, tenants[i] if tenants else None)
+        assert who is not None
+        hits = retrieve(index, question, who, settings)
+        flags.append(answer_in_text(gold, "\n".join(h.text for h in hits)))
+    return (sum(flags) / len(flags) if flags else None), flags
+
+
+def bundles_for_arms(base: AnsweringModel, compiled: AnsweringModel | None = None,
+                     compiled_sft: AnsweringModel | None = None) -> Mapping[str, AnsweringModel]:
+    """Which model each arm reads with: the adapter for every arm but `base` (one model reads
+    and remembers); without an adapter the context arms read with the base."""
+    out = {"base": base, "rag": base, "full_context": base}
+    if compiled is not None:
+        out.update(compiled=compiled, hybrid=compiled, rag=compiled, full_context=compiled)
+    if compiled_sft is not None:
+        out["compiled_sft"] = compiled_sft
+    return out

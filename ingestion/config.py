@@ -1,10 +1,13 @@
-"""Typed configuration of ingestion. Built from kc.yaml by ``settings.config``."""
+"""Typed configuration of ingestion, built from kc.yaml (`settings.config.Settings`)."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-SourceType = Literal["documents", "git"]
+from ingestion.github.config import GitHubSpec, github_spec
+from settings.config import Settings
+
+SourceType = Literal["documents", "git", "github"]
 
 # Folders that hold other people's code or build output, not the organisation's knowledge.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -17,7 +20,12 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One source of knowledge: a documents folder or a git repository."""
+    """One source of knowledge: a documents folder, a git repository, or GitHub repositories.
+
+    A ``github`` source as configured carries ``github`` settings and no location; each
+    repository it lists is ingested as a ``github`` source of its own whose ``url`` is the
+    repository's web address (``ingestion.github.ingest``).
+    """
 
     name: str
     type: SourceType
@@ -29,8 +37,20 @@ class SourceSpec:
     include: tuple[str, ...] = ("**/*",)
     exclude: tuple[str, ...] = ()
     route: str | None = None  # explicit route override for the whole source
+    github: GitHubSpec | None = None  # type: github only
 
     def __post_init__(self) -> None:
+        if self.type == "github":
+            if self.path is not None:
+                raise ValueError(f"source {self.name!r}: type github takes `github` settings "
+                                 "(owner, repos, api_url, token_env), not `path`")
+            if (self.github is None) == (self.url is None):
+                raise ValueError(f"source {self.name!r}: type github needs `github` settings "
+                                 "(owner, repos, api_url, token_env)")
+            return
+        if self.github is not None:
+            raise ValueError(f"source {self.name!r}: `github` settings are only valid for "
+                             "type: github")
         if (self.path is None) == (self.url is None):
             raise ValueError(f"source {self.name!r}: give exactly one of `path` or `url`")
         if self.url is not None and self.type != "git":
@@ -62,3 +82,17 @@ class IngestionConfig:
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+
+def source_specs(settings: Settings) -> list[SourceSpec]:
+    """kc.yaml's sources, paths resolved against the file's folder."""
+    return [SourceSpec(name=s.name, type=s.type, tenant=s.tenant,
+                       acl_groups=tuple(s.acl_groups),
+                       path=settings.resolve_path(s.path) if s.path else None, url=s.url,
+                       ref=s.ref, include=tuple(s.include), exclude=tuple(s.exclude),
+                       route=s.route, github=github_spec(s.github) if s.github else None)
+            for s in settings.sources]
+
+
+def ingestion_config(settings: Settings) -> IngestionConfig:
+    return IngestionConfig(**settings.ingestion.model_dump())

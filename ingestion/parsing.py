@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from ingestion import errors
 from ingestion.archive_guard import check_docx, check_pdf_xref_chain
 from ingestion.decoding import decode_text
+from ingestion.selfcheck import SelfCheckFailed, samples
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,6 @@ class ParserWorker:
         if first:
             self._start()
             if self._selfcheck_pending:  # once per worker, before the first real file
-                from ingestion.selfcheck import run_selfcheck
-
                 self._selfcheck_pending = False
                 run_selfcheck(self)
                 first = False
@@ -289,3 +288,21 @@ def parse_file(path: str, fmt: str, data: bytes, worker: ParserWorker) -> list[E
         hint = {"pdf": " (image-only, encrypted or damaged PDF; OCR is not enabled)"}
         raise errors.NoTextExtracted(f"no text extracted{hint.get(fmt, '')}")
     return elements
+
+
+def run_selfcheck(worker: ParserWorker) -> dict[str, int]:
+    """Parse one known file per format; raise SelfCheckFailed naming the formats that fail."""
+    counts, broken = {}, []
+    for fmt, data in samples().items():
+        try:
+            elements = parse_file(f"selfcheck.{fmt}", fmt, data, worker)
+        except Exception as exc:  # collect every broken format, then fail once
+            broken.append(f"{fmt}: {type(exc).__name__}: {exc}")
+            continue
+        text = " ".join(e.text for e in elements)
+        if "Dana Whitfield" not in text:
+            broken.append(f"{fmt}: parsed, but the known sentence is missing ({text[:80]!r})")
+        counts[fmt] = len(elements)
+    if broken:
+        raise SelfCheckFailed("parser self-check failed: " + "; ".join(broken))
+    return counts

@@ -132,13 +132,20 @@ def _existing_state(con: duckdb.DuckDBPyConnection, source_id: str) -> tuple[dic
 
 def ingest_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, cfg: IngestionConfig, *,
                   home: Path, worker: ParserWorker, now: datetime | None = None,
-                  progress: Progress | None = None) -> IngestReport:
-    """Ingest one source. Bad files become failure rows; the run always goes on."""
+                  progress: Progress | None = None, listing: Listing | None = None,
+                  after_write: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+                  ) -> IngestReport:
+    """Ingest one source. Bad files become failure rows; the run always goes on.
+
+    ``listing`` replaces the source's own listing (a GitHub repository: its files and its
+    issues, listed by ``ingestion.github``); ``after_write`` writes more rows inside the same
+    transaction (the GitHub state that must commit or roll back with the documents)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     report = IngestReport(spec.name)
-    listing: Listing = (list_git(spec, cfg, home) if spec.type == "git"
-                        else list_folder(spec, cfg))
+    if listing is None:
+        listing = (list_git(spec, cfg, home) if spec.type == "git"
+                   else list_folder(spec, cfg))
     docs, old_failures, versions = _existing_state(con, spec.name)
     report.skipped = listing.skipped
     report.files_seen = len(listing.candidates)
@@ -180,6 +187,8 @@ def ingest_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, cfg: Ingesti
         _write_documents(con, spec, parsed, docs, versions, seen, now, report)
         _write_failures(con, spec.name, failures, old_failures, now, report)
         _write_history(con, spec.name, listing, report)
+        if after_write is not None:
+            after_write(con)
     unregister_staging(con)
     report.seconds = round(time.perf_counter() - started, 3)
     return report

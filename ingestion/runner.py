@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ingestion.config import IngestionConfig, SourceSpec
 from ingestion.git_reader import GitError
+from ingestion.github.errors import GitHubError
+from ingestion.github.ingest import ingest_github
 from ingestion.parsing import ParserWorker
 from ingestion.pipeline import IngestReport, Progress, ingest_source
 from ingestion.warehouse import connect
@@ -23,9 +25,13 @@ def ingest_all(warehouse: Path, specs: Sequence[SourceSpec], cfg: IngestionConfi
             connect(warehouse) as con:
         for spec in specs:
             try:
+                if spec.type == "github" and spec.github is not None:
+                    reports.extend(ingest_github(con, spec, cfg, home=home, worker=worker,
+                                                 now=now, progress=progress))
+                    continue
                 reports.append(ingest_source(con, spec, cfg, home=home, worker=worker, now=now,
                                              progress=progress(spec.name) if progress else None))
-            except (FileNotFoundError, NotADirectoryError, GitError) as exc:
+            except (FileNotFoundError, NotADirectoryError, GitError, GitHubError) as exc:
                 errors.append(f"{spec.name}: {exc}")
     if errors:
         raise SourceUnavailable("; ".join(errors))

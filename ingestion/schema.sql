@@ -89,3 +89,59 @@ create table if not exists raw.ingest_failures (
     observed_at     timestamptz not null,
     primary key (source_id, path)
 );
+
+-- GitHub sources (ingestion/github). Each repository a github source lists is a source of its
+-- own, <source>--<repo>, in raw.sources (source_type github), so its access groups travel
+-- with its documents like any source's. These tables hold what the next run needs, written
+-- in the repository's own transaction. No issue or comment text is stored here: that lives
+-- only scrubbed, in raw.chunks.
+create table if not exists raw.github_repos (
+    repo_source_id        varchar primary key,  -- <source>--<repo>: the repository's source id
+    source_id             varchar not null,     -- the github source from kc.yaml
+    full_name             varchar not null,     -- owner/name on GitHub
+    visibility            varchar not null,     -- public | private | internal
+    teams                 varchar[],            -- team slugs; null when the token cannot read them
+    acl_groups            varchar[] not null,   -- as mapped by github.access
+    default_branch        varchar,
+    html_url              varchar not null,
+    issues_since          varchar,              -- newest updated_at seen per listing:
+    comments_since        varchar,              --   the next run asks since= it
+    review_comments_since varchar
+);
+
+-- One row per issue or pull request (its text is the document at `path`).
+create table if not exists raw.github_items (
+    source_id    varchar not null,              -- <source>--<repo>
+    number       integer not null,
+    kind         varchar not null,              -- issue | pull
+    document_id  varchar not null,              -- hash(source_id, path)
+    path         varchar not null,              -- _github/issues/N.md | _github/pulls/N.md
+    state        varchar not null,              -- open | closed (a merged pull is closed)
+    labels       varchar[] not null,
+    updated_at   timestamptz not null,
+    closed_at    timestamptz,
+    merged_at    timestamptz,
+    html_url     varchar not null,
+    primary key (source_id, number)
+);
+
+-- CODEOWNERS at the ingested commit: the owners of each file of a repository.
+create table if not exists raw.document_owners (
+    document_id  varchar primary key,           -- hash(source_id, path)
+    source_id    varchar not null,
+    path         varchar not null,
+    owners       varchar[] not null,            -- @user, @org/team, or email:<hash>; [] = unowned
+    rule         varchar                        -- the CODEOWNERS pattern that decided
+);
+
+-- ETags of the REST responses a github source used last time: conditional requests cost no
+-- rate limit when GitHub answers 304. Bodies are kept only where a 304 must be answered from
+-- them (repository and team listings), never for issues or comments.
+create table if not exists raw.github_http_cache (
+    source_id    varchar not null,              -- the github source or one of its repositories
+    url          varchar not null,
+    etag         varchar not null,
+    link         varchar,
+    body         varchar not null,
+    primary key (source_id, url)
+);

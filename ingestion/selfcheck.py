@@ -1,4 +1,5 @@
-"""Start-up self-check: a known file of each format must yield its text.
+"""Start-up self-check samples: a known file of each format must yield its text
+(`ingestion.parsing.run_selfcheck` parses them).
 
 A parser that silently returns nothing (unstructured without its NLP model, a PDF backend that
 lost its dependency) would otherwise quarantine every file of a run as "no text extracted".
@@ -8,8 +9,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-
-from ingestion.parsing import ParserWorker, parse_file
 
 _SENTENCE = "The quarterly budget review is owned by Dana Whitfield."
 
@@ -77,21 +76,3 @@ def samples() -> dict[str, bytes]:
         "pdf": _minimal_pdf(_SENTENCE),
         "docx": _minimal_docx(_SENTENCE),
     }
-
-
-def run_selfcheck(worker: ParserWorker) -> dict[str, int]:
-    """Parse one known file per format; raise SelfCheckFailed naming the formats that fail."""
-    counts, broken = {}, []
-    for fmt, data in samples().items():
-        try:
-            elements = parse_file(f"selfcheck.{fmt}", fmt, data, worker)
-        except Exception as exc:  # collect every broken format, then fail once
-            broken.append(f"{fmt}: {type(exc).__name__}: {exc}")
-            continue
-        text = " ".join(e.text for e in elements)
-        if "Dana Whitfield" not in text:
-            broken.append(f"{fmt}: parsed, but the known sentence is missing ({text[:80]!r})")
-        counts[fmt] = len(elements)
-    if broken:
-        raise SelfCheckFailed("parser self-check failed: " + "; ".join(broken))
-    return counts

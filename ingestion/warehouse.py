@@ -65,3 +65,21 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
+
+
+def source_summary(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Per source: (source_id, type, tenant, live documents, chunks, ingest failures)."""
+    return con.execute("""
+        select s.source_id, s.source_type, s.tenant,
+               count(distinct d.document_id) filter (where not d.is_deleted),
+               (select count(*) from raw.chunks c join raw.documents d2 using (document_id)
+                where d2.source_id = s.source_id),
+               (select count(*) from raw.ingest_failures f where f.source_id = s.source_id)
+        from raw.sources s left join raw.documents d using (source_id)
+        group by all order by 1""").fetchall()
+
+
+def ingest_failures(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Every file ingestion quarantined: (source_id, path, exception class, reason)."""
+    return con.execute("select source_id, path, exception_class, reason "
+                       "from raw.ingest_failures order by 1, 2").fetchall()

@@ -30,7 +30,9 @@ def row(probe: str, subject: str, figure: str, value: Any, goal: str,
 
 def _planted_northwind(settings) -> dict[str, list[str]] | None:
     """The Northwind builder's planted secrets and PII, when the configured corpus is it."""
-    if not any("northwind" in str(s.path or "") for s in settings.source_specs()):
+    from ingestion.config import source_specs
+
+    if not any("northwind" in str(s.path or "") for s in source_specs(settings)):
         return None
     from examples.northwind.build import build_corpus
 

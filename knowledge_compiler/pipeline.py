@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from ingestion.run_failures import record_failure
+from settings.config import Settings
+
 REFRESH_GROUPS = ("ingestion", "warehouse", "index")
 COMPILE_GROUPS = ("training", "evaluation")
 SYNTHESIS_ASSETS = ("qa_dataset",)  # writes the warehouse: one tenant at a time
@@ -126,3 +129,32 @@ def _side_by_side(jobs: list[tuple[str, tuple[str, ...] | None, list[str]]], wor
             if on_stage:
                 on_stage(stage)
     return results
+
+
+def run_all(settings: Settings, *, log_level: str = "INFO", compile_tenants: bool = True,
+            on_stage: Callable[[StageResult], None] | None = None) -> list[StageResult]:
+    """`kc run`: the refresh, then each tenant's compile, on the instance at $DAGSTER_HOME
+    (call `runtime.prepare` first). In-process runs bypass the run-failure sensor, so a failed
+    run is recorded here, where `kc status` looks."""
+    from dagster_project.definitions import defs
+    from dagster_project.defs.automation.sensors import failure_for_run
+
+    with dg.DagsterInstance.get() as instance:
+        stages = run_stages(defs, instance, settings.tenants, log_level=log_level,
+                            compile_tenants=compile_tenants,
+                            parallel_tenants=settings.training.parallel_tenants,
+                            on_stage=on_stage)
+        failed = [s for s in stages if not s.success]
+        if failed:
+            record_failure(failure_for_run(instance, failed[0].run_id), settings.kc_home)
+    return stages
+
+
+def evaluate_all(settings: Settings) -> list[StageResult]:
+    """`kc eval`: each tenant's `evaluation_report`, on its current compile."""
+    from dagster_project.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        return run_stages(defs, instance, settings.tenants, refresh=False,
+                          compile_selection=dg.AssetSelection.assets("evaluation_report"),
+                          log_level="WARNING")

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from settings.offline import apply_offline_defaults
 from settings.config import Settings, load_settings
+from settings.offline import apply_offline_defaults
+from training.config import check as check_training_sections
 
 _DAGSTER_YAML = """\
 # Written by kc. Local instance of Knowledge Compiler.
@@ -27,7 +28,7 @@ def prepare(config: str | Path) -> Settings:
     """Load kc.yaml and export what Dagster resources and dbt read (KC_CONFIG, KC_WAREHOUSE,
     DAGSTER_HOME). Call before importing dagster_project."""
     apply_offline_defaults()
-    settings = load_settings(config)
+    settings = check_training_sections(load_settings(config))
     home = settings.kc_home
     home.mkdir(parents=True, exist_ok=True)
     os.environ["KC_HOME"] = str(home)

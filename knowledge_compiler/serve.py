@@ -3,7 +3,7 @@
 - `POST /v1/chat/completions` (non-streaming, and `stream: true` as server-sent events),
   `GET /v1/models`, `GET /v1/models/{model}`, `POST /admin/reload`, `GET /health`;
 - a model per tenant and arm: `kc-<tenant>` (hybrid), `kc-<tenant>:rag`, `kc-<tenant>:compiled`;
-- the answer comes from `evaluation.arms` (the code `kc ask` and evaluation use) with the
+- the answer comes from `answering` (the code `kc ask` and evaluation use) with the
   tenant's champion adapter active and retrieval prefiltered by the caller's groups;
 - the extension field `kc` holds the arm, the adapter version and the citations.
 
@@ -33,14 +33,14 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from evaluation.arms import Answer, ArmSettings, answer_questions, stream_question
+from answering import Answer, ArmSettings, answer_questions, stream_question
 from knowledge_compiler.serving import protocol
 from knowledge_compiler.serving.adapters import AdapterPool, ChampionSource, registry_champions
 from knowledge_compiler.serving.auth import ApiKeys
 from knowledge_compiler.serving.limits import AccessLog, BodyLimit, Gate
 from knowledge_compiler.serving.protocol import ADAPTER_ARMS, APIError, ChatRequest
-from settings.config import ConfigError, Settings
 from retrieval.access import Principal
+from settings.config import ConfigError, Settings
 from training.prompting import prompt_ids
 
 log = logging.getLogger("kc.serve")

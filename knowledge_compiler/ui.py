@@ -30,8 +30,8 @@ from typing import IO, TextIO
 
 import psutil
 
-from settings.offline import OFFLINE_ENV
 from settings.config import Settings
+from settings.offline import OFFLINE_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = REPO_ROOT / "workspace.yaml"

@@ -1,7 +1,7 @@
 """Retrieval: embed chunks, keep them in a LanceDB index, search them within an access scope.
 
 No dagster here: the index asset calls ``ChunkIndex.sync(read_chunks_for_index(con))`` and the
-evaluation arms call ``search(...)``.
+answering arms call ``search(...)``.
 """
 
 from retrieval.access import AccessScope, Principal, validate_identifier

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,8 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from ingestion.config import IngestionConfig, SourceSpec
-from settings.routing_policy import RouteOverride, RoutingPolicy, SourcePolicy, dbt_vars
+from settings.routing_policy import RouteOverride, RoutingPolicy
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Route = Literal["volatile", "static", "excluded"]
@@ -37,9 +35,49 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class GitHubAccessSettings(_Strict):
+    """Who may read a GitHub repository's documents, from its visibility and teams."""
+
+    public: list[Identifier] | None = Field(
+        None, description="groups for public repositories (null: the source's acl_groups)")
+    internal: list[Identifier] | None = Field(
+        None, description="groups for internal repositories (null: as private ones)")
+    private: list[Identifier] = Field(
+        [], description="groups given every private repository, besides its teams' groups")
+    teams: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
+                list[Identifier]] = Field(
+        {}, description="team slug -> groups; a private repository is readable by the groups "
+                        "of the teams that can read it on GitHub (and `private`), else by no one")
+
+
+class GitHubSettings(_Strict):
+    """`type: github`: an organisation's (or a user's) repositories through the REST API."""
+
+    owner: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")]
+    owner_type: Literal["org", "user"] = "org"
+    repos: list[str] = Field(["*"], min_length=1, description="globs on repository names")
+    exclude_repos: list[str] = []
+    api_url: str = Field("https://api.github.com", pattern=r"^https?://",
+                         description="https://api.github.com, or https://HOST/api/v3 for "
+                                     "GitHub Enterprise Server")
+    token_env: str = Field("GITHUB_TOKEN", pattern=r"^[A-Z_][A-Z0-9_]*$",
+                           description="the NAME of the environment variable holding the token "
+                                       "(never the token itself)")
+    issues: bool = True
+    pulls: bool = True
+    include_forks: bool = False
+    include_archived: bool = True
+    access: GitHubAccessSettings | None = Field(
+        None, description="visibility/teams -> groups; absent: every repository gets the "
+                          "source's acl_groups")
+    per_page: int = Field(100, ge=1, le=100)
+    timeout_s: float = Field(30.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+
+
 class SourceSettings(_Strict):
     name: Identifier = Field(description="unique source name; used as the source id")
-    type: Literal["documents", "git"]
+    type: Literal["documents", "git", "github"]
     path: str | None = Field(None, description="local folder or local git repository")
     url: str | None = Field(None, description="git URL, cloned under $KC_HOME/repos")
     ref: str = "HEAD"
@@ -50,13 +88,39 @@ class SourceSettings(_Strict):
     route: Route | None = Field(None, description="route every document of this source")
     min_stable_days: int | None = Field(None, ge=0, description="per-source routing threshold")
     max_changes_90d: int | None = Field(None, ge=0, description="per-source routing threshold")
+    github: GitHubSettings | None = Field(None, description="type: github only")
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceSettings:
+        if self.type == "github":
+            return self._github_valid()
+        if self.github is not None:
+            raise ValueError("`github` settings are only valid with type: github")
         if (self.path is None) == (self.url is None):
             raise ValueError("give exactly one of `path` or `url`")
         if self.url is not None and self.type != "git":
             raise ValueError("`url` is only valid with type: git")
+        return self
+
+    def _github_valid(self) -> SourceSettings:
+        if self.github is None:
+            raise ValueError("type: github needs `github:` settings (owner, repos, api_url, "
+                             "token_env)")
+        if self.path is not None or self.url is not None:
+            raise ValueError("type: github lists its repositories itself: remove `path`/`url`")
+        if self.min_stable_days is not None or self.max_changes_90d is not None:
+            raise ValueError("per-source thresholds are not supported on a github source (each "
+                             "repository is a source of its own, <name>--<repo>); use the "
+                             "project-wide policy or route_overrides")
+        access = self.github.access
+        if access is not None:
+            mapped = set(access.public or ()) | set(access.internal or ()) | set(access.private)
+            mapped |= {g for groups in access.teams.values() for g in groups}
+            outside = sorted(mapped - set(self.acl_groups))
+            if outside:
+                raise ValueError(f"github.access maps to groups {outside} that are not in "
+                                 "acl_groups; acl_groups is the most a github source may grant "
+                                 "(add them there, or fix the mapping)")
         return self
 
 
@@ -144,32 +208,6 @@ class TrainingSettings(_Strict):
     reading: dict[str, Any] = Field(
         {}, description="fields of training.reading.ReadingSettings: reading examples (the "
         "fact's chunk among distractors) mixed into SFT")
-
-    @model_validator(mode="after")
-    def _valid_dataclasses(self) -> TrainingSettings:
-        from training.reading import ReadingSettings
-        from training.synthesis import SynthesisConfig, TeacherConfig
-
-        for key, cls, value in (("synthesis", SynthesisConfig, self.synthesis),
-                                ("teacher", TeacherConfig, self.teacher),
-                                ("reading", ReadingSettings, self.reading)):
-            if value is None:
-                continue
-            try:
-                cls(**value)
-            except TypeError as exc:
-                raise ValueError(f"{key}: {exc}") from None
-        return self
-
-    def synthesis_config(self):  # -> SynthesisConfig
-        from training.synthesis import SynthesisConfig
-
-        return SynthesisConfig(**self.synthesis)
-
-    def teacher_config(self):  # -> TeacherConfig | None
-        from training.synthesis import TeacherConfig
-
-        return TeacherConfig(**self.teacher) if self.teacher is not None else None
 
 
 class UserSettings(_Strict):
@@ -289,53 +327,6 @@ class Settings(_Strict):
     @property
     def tenants(self) -> list[str]:
         return sorted({s.tenant for s in self.sources})
-
-    def source_specs(self) -> list[SourceSpec]:
-        base = self.config_path.parent
-        out = []
-        for s in self.sources:
-            path = _resolve(self._interpolate(s.path), base) if s.path else None
-            out.append(SourceSpec(name=s.name, type=s.type, tenant=s.tenant,
-                                  acl_groups=tuple(s.acl_groups), path=path, url=s.url,
-                                  ref=s.ref, include=tuple(s.include), exclude=tuple(s.exclude),
-                                  route=s.route))
-        return out
-
-    def ingestion_config(self) -> IngestionConfig:
-        return IngestionConfig(**self.ingestion.model_dump())
-
-    def dbt_vars(self, as_of: datetime | None = None) -> dict:
-        """The routing policy as dbt ``--vars`` (DESIGN.md, "Routing policy")."""
-        per_source = [SourcePolicy(source_id=s.name, min_stable_days=s.min_stable_days,
-                                   max_changes_90d=s.max_changes_90d)
-                      for s in self.sources
-                      if s.min_stable_days is not None or s.max_changes_90d is not None]
-        policy = self.policy
-        if "bits_per_param" not in policy.model_fields_set:
-            # Unless kc.yaml sets it, a measurement above the anchor raises it (a compile
-            # measures a lower bound on capacity: training.capacity).
-            from training.capacity import budget_bits_per_parameter, measured_bits_per_parameter
-
-            bits = budget_bits_per_parameter(policy.bits_per_param,
-                                             measured_bits_per_parameter(self.kc_home))
-            policy = policy.model_copy(update={"bits_per_param": bits})
-        if "adapter_trainable_params" not in policy.model_fields_set:
-            trainable = self.adapter_trainable_params()
-            if trainable:
-                policy = policy.model_copy(update={"adapter_trainable_params": trainable})
-        return dbt_vars(policy, overrides=self.route_overrides, source_policies=per_source,
-                        as_of=as_of)
-
-    def adapter_trainable_params(self) -> int | None:
-        """LoRA parameters of a tenant's adapter, from the base's dimensions and the SFT
-        settings (rank, layers); None for an architecture whose dimensions are unknown."""
-        from training.base_model import base_dimensions
-        from training.capacity import lora_trainable_parameters
-        from training.sft import SFTSettings
-
-        sft = SFTSettings.from_dict(dict(self.training.sft))
-        return lora_trainable_parameters(base_dimensions(self.model.base), sft.lora_r,
-                                         sft.layers_to_transform)
 
     def _interpolate(self, value: str) -> str:
         known = {"KC_HOME": str(self.kc_home), "KC_CONFIG_DIR": str(self.config_path.parent)}

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat
 
 
 class OverrideRoute(StrEnum):
@@ -129,6 +129,14 @@ class RoutingPolicy(BaseModel):
         description="Tokens of synthetic question-answer data per token of source text.",
     )
     epochs: int = Field(default=3, gt=0, description="Training epochs over the QA data.")
+    as_of: Literal["now", "last_commit"] | AwareDatetime = Field(
+        default="now",
+        description=(
+            "The instant ages and change windows are measured from: 'now' (the run's start), "
+            "'last_commit' (the newest commit of the ingested repositories, to replay a quiet "
+            "repository as it stood) or a timestamp with a timezone."
+        ),
+    )
     cost_rule_enabled: bool = Field(
         default=False,
         description=(
@@ -147,7 +155,8 @@ def dbt_vars(
 ) -> dict[str, Any]:
     """The ``--vars`` dict for the dbt project (JSON-serialisable).
 
-    ``as_of`` is "now" for every age and window; None lets dbt use the run's start time. It
+    ``as_of`` is "now" for every age and window; None falls back to ``policy.as_of`` ("now" lets
+    dbt use the run's start time; "last_commit" is resolved in SQL from ``raw.git_commits``). It
     must carry a timezone: the warehouse is UTC and a naive time would be guessed at.
     """
     if as_of is not None and as_of.utcoffset() is None:
@@ -164,9 +173,11 @@ def dbt_vars(
                 "merge its thresholds into one entry"
             )
         seen.add(source_policy.source_id)
+    chosen = as_of if as_of is not None else policy.as_of
     return {
-        **policy.model_dump(mode="json"),
-        "as_of": None if as_of is None else as_of.astimezone(UTC).isoformat(),
+        **policy.model_dump(mode="json", exclude={"as_of"}),
+        "as_of": (None if chosen == "now" else chosen if isinstance(chosen, str)
+                  else chosen.astimezone(UTC).isoformat()),
         "route_overrides": [override.model_dump(mode="json") for override in overrides],
         "source_policies": [p.model_dump(mode="json") for p in policies],
     }

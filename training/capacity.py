@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
+
+from settings.config import Settings
+from settings.routing_policy import SourcePolicy, dbt_vars
 
 
 def bits_per_parameter(facts_recalled: float, bits_per_fact: float, trainable_params: int) -> float:
@@ -90,3 +94,36 @@ def lora_trainable_parameters(config: dict, r: int,
                  + 3 * (hidden + inner))
     n = n_layers if layers is None else len(layers)
     return r * per_layer * n
+
+
+def adapter_trainable_params(settings: Settings) -> int | None:
+    """LoRA parameters of a tenant's adapter, from the base's dimensions and the SFT
+    settings (rank, layers); None for an architecture whose dimensions are unknown."""
+    from training.base_model import base_dimensions
+    from training.config import sft_settings
+
+    sft = sft_settings(settings)
+    return lora_trainable_parameters(base_dimensions(settings.model.base), sft.lora_r,
+                                     sft.layers_to_transform)
+
+
+def routing_vars(settings: Settings, as_of: datetime | None = None) -> dict:
+    """kc.yaml's routing policy as dbt ``--vars`` (DESIGN.md, "Routing policy"), with the
+    capacity that compiles measured and the adapter's size fed back where kc.yaml is silent."""
+    per_source = [SourcePolicy(source_id=s.name, min_stable_days=s.min_stable_days,
+                               max_changes_90d=s.max_changes_90d)
+                  for s in settings.sources
+                  if s.min_stable_days is not None or s.max_changes_90d is not None]
+    policy = settings.policy
+    if "bits_per_param" not in policy.model_fields_set:
+        # Unless kc.yaml sets it, a measurement above the anchor raises it (a compile
+        # measures a lower bound on capacity, see MEASURED_FILE).
+        bits = budget_bits_per_parameter(policy.bits_per_param,
+                                         measured_bits_per_parameter(settings.kc_home))
+        policy = policy.model_copy(update={"bits_per_param": bits})
+    if "adapter_trainable_params" not in policy.model_fields_set:
+        trainable = adapter_trainable_params(settings)
+        if trainable:
+            policy = policy.model_copy(update={"adapter_trainable_params": trainable})
+    return dbt_vars(policy, overrides=settings.route_overrides, source_policies=per_source,
+                    as_of=as_of)

@@ -14,13 +14,24 @@
 {%- endmacro %}
 
 
-{#- "Now": var as_of (ISO timestamp; without an offset it is read as UTC), else the run's start
-    time, so every model of one run sees the same instant. -#}
+{#- "Now": var as_of (ISO timestamp; without an offset it is read as UTC; 'last_commit' is the
+    newest ingested commit), else the run's start time, so every model of one run sees the same
+    instant. -#}
 {% macro kc_as_of() -%}
     {%- set as_of = var('as_of', none) -%}
-    {%- if as_of is not none and (as_of | string | trim) != '' -%}
+    {%- if as_of == 'last_commit' -%}
+        coalesce((select max(committed_at) from {{ source('raw', 'git_commits') }}),
+                 {{ kc_run_started() }})
+    {%- elif as_of is not none and (as_of | string | trim) != '' -%}
         cast({{ kc_literal(as_of | string) }} as timestamptz)
-    {%- elif run_started_at is not none -%}
+    {%- else -%}
+        {{ kc_run_started() }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro kc_run_started() -%}
+    {%- if run_started_at is not none -%}
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00:00' as timestamptz)
     {%- else -%}
         current_timestamp

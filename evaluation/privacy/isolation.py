@@ -82,7 +82,7 @@ def _queries(root: Path, n: int, seed: int) -> list[str]:
 
 def run_isolation_check(workdir: Path, queries_per_user: int = 1000, k: int = 5) -> IsolationReport:
     """Ingest three tenants, index them, and query as each tenant's user."""
-    from evaluation.arms import ArmSettings, hybrid_retrieve, retrieve, tenant_corpus
+    from answering import ArmSettings, hybrid_retrieve, retrieve, tenant_corpus
     from evaluation.privacy.secrets_audit import index_raw_chunks
     from ingestion.config import IngestionConfig, SourceSpec
     from ingestion.runner import ingest_all

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.arms import AnsweringModel, model_window
+from answering import AnsweringModel, model_window
 
 log = logging.getLogger("kc.serve")
 

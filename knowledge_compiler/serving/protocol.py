@@ -21,7 +21,7 @@ from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
-from evaluation.arms import Answer
+from answering import Answer
 
 # The served arms, by model-name suffix; the bare name is the hybrid arm.
 ARM_SUFFIXES = {"": "hybrid", "rag": "rag", "compiled": "compiled"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dagster_project.defs.automation.failures import (
+from ingestion.run_failures import (
     FALLBACK_FILE,
     RunFailure,
     recent_failures,

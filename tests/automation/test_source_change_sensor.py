@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dagster_project.defs.automation.fingerprints import (
+from ingestion.fingerprints import (
     Fingerprint,
     changed_sources,
     fingerprints_key,

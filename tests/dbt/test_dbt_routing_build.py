@@ -311,3 +311,17 @@ def test_invalid_vars_stop_dbt_with_a_message(kc_dbt: Any, tmp_path: Path) -> No
     bad = {"route_overrides": [{"glob": "*.md", "route": "overflow"}]}
     with pytest.raises(Exception, match=r"route_overrides\[0\]\.route must be volatile"):
         kc_dbt.run(["parse"], tmp_path / "unused.duckdb", tmp_path, bad)
+
+
+def test_as_of_last_commit_replays_the_repository_as_it_stood(kc_dbt: Any, tmp_path: Path) -> None:
+    """policy.as_of: last_commit measures every age from the newest ingested commit, so a quiet
+    repository is routed as it stood at its HEAD rather than as of today."""
+    warehouse = kc_dbt.build_warehouse(tmp_path / "warehouse.duckdb")
+    variables = dbt_vars(RoutingPolicy(as_of="last_commit"), overrides=[], source_policies=[],
+                         as_of=None)
+    assert variables["as_of"] == "last_commit"
+    run = kc_dbt.run(["run"], warehouse, tmp_path, variables)
+    assert run.failures == {}
+    (newest,) = run.query("select max(committed_at) as newest from raw.git_commits")
+    (as_of,) = {row["as_of"] for row in routes_by_key(run).values()}
+    assert as_of == newest["newest"] < kc_dbt.as_of

@@ -112,3 +112,16 @@ def test_dbt_vars_rejects_naive_as_of_and_duplicate_source_policies() -> None:
             source_policies=[{"source_id": "a", "min_stable_days": -1}],
             as_of=None,
         )
+
+
+def test_policy_as_of_names_an_instant_or_the_last_commit() -> None:
+    def produced(**policy: object) -> object:
+        return dbt_vars(RoutingPolicy(**policy), overrides=[], source_policies=[], as_of=None)["as_of"]
+
+    assert produced() is None  # "now": dbt uses the run's start time
+    assert produced(as_of="last_commit") == "last_commit"
+    assert produced(as_of="2025-12-10T14:58:48Z") == "2025-12-10T14:58:48+00:00"
+    with pytest.raises(ValueError):
+        RoutingPolicy(as_of="yesterday")
+    with pytest.raises(ValueError):
+        RoutingPolicy(as_of="2025-12-10T14:58:48")  # no timezone

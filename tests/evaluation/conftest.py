@@ -10,7 +10,7 @@ import duckdb
 import pytest
 import torch
 
-from evaluation.arms import AnsweringModel
+from answering import AnsweringModel
 from retrieval import ChunkIndex, HashingEmbedder
 from retrieval.access import Principal
 from training.synthesis.store import SCHEMA

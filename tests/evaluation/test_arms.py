@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.arms import (
+from answering import (
     Answer,
     AnsweringModel,
     ArmSettings,
@@ -13,10 +13,10 @@ from evaluation.arms import (
     answer_question,
     answer_questions,
     fit_passages,
-    gate_open,
-    rag_ceiling,
     tenant_corpus,
 )
+from answering.context import gate_open
+from evaluation.runner import rag_ceiling
 from retrieval import ChunkIndex
 from retrieval.access import Principal
 from retrieval.search import Hit
@@ -147,7 +147,7 @@ def test_arms_access_and_errors(base_bundle: AnsweringModel, index: ChunkIndex) 
 
 def test_arms_streamed_answer_equals_the_batched_one(compiled_bundle: AnsweringModel,
                                                      index: ChunkIndex) -> None:
-    from evaluation.arms import stream_question
+    from answering import stream_question
 
     who = principal_for("acme")
     question = "Which port does the Orvik Relay listen on?"
@@ -161,7 +161,7 @@ def test_arms_streamed_answer_equals_the_batched_one(compiled_bundle: AnsweringM
 
 def test_arms_one_model_reads_and_remembers(base_bundle: AnsweringModel,
                                             compiled_bundle: AnsweringModel) -> None:
-    from evaluation.arms import bundles_for_arms
+    from evaluation.runner import bundles_for_arms
 
     arms = bundles_for_arms(base_bundle, compiled_bundle)
     assert {arm for arm, b in arms.items() if b is compiled_bundle} == {
@@ -192,7 +192,7 @@ def test_arms_full_context_shares_one_prefill_and_answers_as_separate_prompts(
     cited = {tuple(c["chunk_id"] for c in a.citations) for a in got}
     assert len(cited) == 1 and got[0].citations
     assert len({a.prefill_s for a in got}) == 1 and got[0].prefill_s > 0
-    from evaluation.arms import CorpusCache, fit_passages
+    from answering import CorpusCache, fit_passages
 
     hits, lengths = CorpusCache().get(index, principal_for("acme"), compiled_bundle)
     longest = max(questions, key=lambda q: len(prompt_ids(compiled_bundle.tokenizer, q)))

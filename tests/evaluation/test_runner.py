@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.arms import AnsweringModel, ArmSettings, bundles_for_arms
+from answering import AnsweringModel, ArmSettings
 from evaluation.question_sets import Question
 from evaluation.report import write_report
-from evaluation.runner import arm_figures, evaluate, promotion_decision
+from evaluation.runner import arm_figures, bundles_for_arms, evaluate, promotion_decision
 from retrieval import ChunkIndex
 from tests.evaluation.conftest import principal_for
 
@@ -59,7 +59,7 @@ def test_runner_summary_shape(base_bundle: AnsweringModel, compiled_bundle: Answ
 
 
 def test_runner_arm_figures_exact() -> None:
-    from evaluation.arms import Answer
+    from answering import Answer
 
     qs = [Question("a", "q", ("Lena Brook",), "t", "stale", old_answers=("Tam",)),
           Question("b", "q", ("8443",), "t", "stale", old_answers=("80",))]

@@ -4,8 +4,8 @@ import pytest
 
 from ingestion import errors
 from ingestion.chunking import chunk_elements, token_counter
-from ingestion.parsing import Element, code_elements, parse_file
-from ingestion.selfcheck import run_selfcheck, samples
+from ingestion.parsing import Element, code_elements, parse_file, run_selfcheck
+from ingestion.selfcheck import samples
 
 
 def test_selfcheck_parses_every_format(parser_worker):

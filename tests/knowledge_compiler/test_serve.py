@@ -25,7 +25,7 @@ import httpx
 import pytest
 import torch
 
-from evaluation.arms import AnsweringModel, ArmSettings, answer_questions
+from answering import AnsweringModel, ArmSettings, answer_questions
 from settings.config import ConfigError, Settings
 from retrieval.access import Principal
 

@@ -2,7 +2,9 @@ import textwrap
 
 import pytest
 
+from ingestion.config import ingestion_config, source_specs
 from settings.config import ConfigError, load_settings
+from training.capacity import routing_vars
 
 
 def _write(tmp_path, body: str):
@@ -36,11 +38,11 @@ def test_valid_config_resolves_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings(_write(tmp_path, GOOD))
     assert settings.kc_home == tmp_path / "state"
-    docs, api = settings.source_specs()
+    docs, api = source_specs(settings)
     assert docs.path == tmp_path / "state" / "corpus" / "docs"
     assert docs.exclude == ("drafts/**",) and docs.acl_groups == ("engineering",)
     assert api.url == "https://git.example/api.git" and api.path is None
-    assert settings.ingestion_config().chunk_tokens == 128
+    assert ingestion_config(settings).chunk_tokens == 128
     assert settings.tenants == ["engineering"]
 
 
@@ -55,7 +57,7 @@ def test_kc_home_environment_wins(tmp_path, monkeypatch):
     ("sources:\n  - {name: a, type: documents, path: x, acl_groups: [g]}",
      "sources.0.tenant: Field required"),
     ("sources:\n  - {name: a, type: ftp, path: x, tenant: t, acl_groups: [g]}",
-     "sources.0.type: Input should be 'documents' or 'git'"),
+     "sources.0.type: Input should be 'documents', 'git' or 'github'"),
     ("sources:\n  - {name: 'Bad Name', type: documents, path: x, tenant: t, acl_groups: [g]}",
      "sources.0.name: expected a lower-case identifier"),
     ("sources:\n  - {name: a, type: documents, tenant: t, acl_groups: [g]}",
@@ -99,9 +101,9 @@ def test_adapter_trainable_params_follow_the_base_and_the_lora_settings(tmp_path
     config = tmp_path / "kc.yaml"
     config.write_text(SOURCE + "\n")
     # SmolLM2-135M: 30 layers x r x 10,176 (q/o 576+576, k/v 576+192, gate/up/down 576+1536)
-    assert load_settings(config).dbt_vars()["adapter_trainable_params"] == 30 * 32 * 10_176
+    assert routing_vars(load_settings(config))["adapter_trainable_params"] == 30 * 32 * 10_176
     config.write_text(SOURCE + "\ntraining: {sft: {lora_r: 8, "
                       "layers_to_transform: [27, 28, 29]}}\n")
-    assert load_settings(config).dbt_vars()["adapter_trainable_params"] == 3 * 8 * 10_176
+    assert routing_vars(load_settings(config))["adapter_trainable_params"] == 3 * 8 * 10_176
     config.write_text(SOURCE + "\npolicy: {adapter_trainable_params: 1000}\n")
-    assert load_settings(config).dbt_vars()["adapter_trainable_params"] == 1000
+    assert routing_vars(load_settings(config))["adapter_trainable_params"] == 1000

@@ -2,7 +2,8 @@
 
 Works with no language model (`OfflineGenerator`: deterministic extraction + templates) and
 with a teacher model behind the same `Generator` interface (`TeacherGenerator`). Entry point:
-`synthesize_tenant`; the data contract on its result: `check_drop_rate`.
+`synthesize_tenant`; the data contracts on its result: `check_drop_rate` and, where a model
+writes questions as people ask them (`training.synthesis.natural`), `check_natural_yield`.
 """
 
 from training.synthesis.config import SynthesisConfig
@@ -10,8 +11,9 @@ from training.synthesis.coverage import CoverageReport, coverage_against_questio
 from training.synthesis.extract import extract_facts
 from training.synthesis.generator import Generator, OfflineGenerator
 from training.synthesis.models import Chunk, ChunkSynthesis, Fact, Note, QAPair
+from training.synthesis.natural import NaturalPlan, NaturalQuestionConfig
 from training.synthesis.pipeline import synthesize_tenant
-from training.synthesis.report import SynthesisReport, check_drop_rate
+from training.synthesis.report import SynthesisReport, check_drop_rate, check_natural_yield
 from training.synthesis.teacher import (
     HFPipelineBackend,
     OpenAIChatBackend,
@@ -26,6 +28,8 @@ __all__ = [
     "Fact",
     "Generator",
     "HFPipelineBackend",
+    "NaturalPlan",
+    "NaturalQuestionConfig",
     "Note",
     "OfflineGenerator",
     "OpenAIChatBackend",
@@ -35,6 +39,7 @@ __all__ = [
     "TeacherConfig",
     "TeacherGenerator",
     "check_drop_rate",
+    "check_natural_yield",
     "coverage_against_questions",
     "extract_facts",
     "synthesize_tenant",

@@ -16,6 +16,12 @@ from training.synthesis.config import SynthesisConfig
 from training.synthesis.export import export_tenant
 from training.synthesis.generator import Generator, OfflineGenerator
 from training.synthesis.models import Chunk, ChunkSynthesis
+from training.synthesis.natural import (
+    NaturalPlan,
+    fact_order,
+    natural_pairs,
+    write_natural_questions,
+)
 from training.synthesis.normalize import normalize_answer, normalize_question
 from training.synthesis.quality import Selection, select_training, select_volatile
 from training.synthesis.report import SynthesisReport, check_drop_rate
@@ -60,6 +66,29 @@ def _generate(con: duckdb.DuckDBPyConnection, generator: Generator, chunks: list
     return results
 
 
+def _natural(con: duckdb.DuckDBPyConnection, tenant: str,
+             results: list[tuple[Chunk, ChunkSynthesis]], training: Selection, plan: NaturalPlan,
+             report: SynthesisReport) -> list:
+    """Model-written questions for the training facts a budget takes first."""
+    sha_of = {chunk.chunk_id: chunk.content_sha for chunk, _ in results}
+    template = {p.fact_id: p for p in training.pairs if p.split == "train"}
+    existing: dict[str, list[str]] = {}
+    for p in training.pairs:
+        existing.setdefault(p.fact_id, []).append(p.question)
+    facts = {f.fact_id: f for f in training.facts if f.fact_id in template}
+    order = fact_order(list(facts), plan.seed)[:plan.max_facts]
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % (plan.config.batch_size * 8) == 0:
+            log.info("natural questions %s: %d/%d prompts", tenant, done, total)
+
+    written, outcome = write_natural_questions(
+        con, [(facts[f], sha_of[facts[f].chunk_id]) for f in order], existing, plan.writer,
+        plan.config, plan.reader, progress)
+    report.natural = outcome.to_dict()
+    return natural_pairs(written, facts, template, plan.writer.writer_id)
+
+
 def _rows(selection: Selection, route: str, run_id: str) -> tuple[list, list, list]:
     generator_of = {p.fact_id: p.generator_id for p in selection.pairs}
     facts = [store.as_row(f, route=route, answer_norm=normalize_answer(f.answer),
@@ -73,7 +102,8 @@ def _rows(selection: Selection, route: str, run_id: str) -> tuple[list, list, li
 
 def synthesize_tenant(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: str | Path,
                       config: SynthesisConfig | None = None, generator: Generator | None = None,
-                      progress: Progress | None = None) -> SynthesisReport:
+                      progress: Progress | None = None, natural: NaturalPlan | None = None
+                      ) -> SynthesisReport:
     """Synthesize question-answer pairs and notes for one tenant.
 
     Reads the tenant's static chunks (`marts.chunks_for_training`) and volatile chunks
@@ -81,6 +111,8 @@ def synthesize_tenant(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: str 
     filters, splits train / eval / volatile_eval, detects facts changed by new document
     versions, writes the `qa` tables in one transaction and exports the datasets to
     `out_dir/<tenant>/`. `progress(done, total, chunk_id)` is called after every chunk.
+    With `natural`, a model also writes questions as people ask them for the training facts
+    (`training.synthesis.natural`); they join the train split beside the template questions.
     """
     config = config or SynthesisConfig()
     generator = generator or OfflineGenerator(config)
@@ -92,7 +124,7 @@ def synthesize_tenant(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: str 
                                             {"config": config.to_dict(),
                                              "fingerprint": generator.fingerprint()})
     try:
-        _synthesize(con, tenant, Path(out_dir), config, generator, progress, report)
+        _synthesize(con, tenant, Path(out_dir), config, generator, progress, report, natural)
     except BaseException as exc:
         store.finish_run(con, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
         raise
@@ -105,7 +137,7 @@ def synthesize_tenant(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: str 
 
 def _synthesize(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path,
                 config: SynthesisConfig, generator: Generator, progress: Progress | None,
-                report: SynthesisReport) -> None:
+                report: SynthesisReport, natural: NaturalPlan | None = None) -> None:
     static = store.load_training_chunks(con, tenant)
     volatile = store.load_volatile_chunks(con, tenant)
     if volatile is None:
@@ -119,6 +151,9 @@ def _synthesize(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path,
         use_warehouse(con)
     results = _generate(con, generator, static + volatile, report, progress)
     training = select_training(results[:len(static)], config, report)
+    if natural is not None:
+        training.pairs.extend(_natural(con, tenant, results[:len(static)], training, natural,
+                                       report))
     train_questions = {normalize_question(p.question) for p in training.pairs
                        if p.split == "train"}
     volatile_sel = select_volatile(results[len(static):], config, report, train_questions)

@@ -34,6 +34,7 @@ class SynthesisReport:
     dataset_sha256: str = ""
     duration_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    natural: dict[str, Any] = field(default_factory=dict)  # NaturalYield.to_dict(); {}: not run
 
     @property
     def dropped_total(self) -> int:
@@ -102,3 +103,29 @@ def check_drop_rate(report: SynthesisReport, max_drop_share: float) -> tuple[boo
     details["message"] = "; ".join(problems) if problems else (
         f"{train} training pairs, {report.drop_share:.1%} dropped")
     return not problems, details
+
+
+def check_natural_yield(report: SynthesisReport, min_share_kept: float
+                        ) -> tuple[bool, dict[str, Any]]:
+    """Fail when the model-written questions mostly failed their checks: a writer that keeps
+    under `min_share_kept` of what it proposes is writing noise (a wrong prompt or model).
+    Passes, saying so, when no questions were written this run.
+
+    >>> ok, details = check_natural_yield(SynthesisReport("acme", natural={
+    ...     "proposed": 40, "kept": 6, "dropped": {"off_topic": 30, "unanswerable": 4},
+    ...     "facts": 10, "facts_with_questions": 5}), 0.1)
+    >>> ok, details["share_kept"]
+    (True, 0.15)
+    """
+    natural = report.natural
+    if not natural:
+        return True, {"message": "no model-written questions this run"}
+    proposed, kept = natural.get("proposed", 0), natural.get("kept", 0)
+    share = kept / proposed if proposed else 0.0
+    details = {**natural, "share_kept": round(share, 4), "min_share_kept": min_share_kept}
+    passed = proposed == 0 or share >= min_share_kept
+    details["message"] = (
+        f"kept {kept}/{proposed} written questions ({share:.1%}) for "
+        f"{natural.get('facts_with_questions', 0)}/{natural.get('facts', 0)} facts"
+        + ("" if passed else f"; under {min_share_kept:.0%}"))
+    return passed, details

@@ -2,7 +2,7 @@
 before the index, training and evaluation assets exist, and take those assets in as they land.
 
 The sensors use the `kc_settings` and `warehouse` resources bound in
-``dagster_project.resources.default_resources``; this module binds only its own.
+``dagster_project.definitions.default_resources``; this module binds only its own.
 """
 
 import dagster as dg

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.defs.automation.failures import RunFailure, record_failure
-from dagster_project.defs.automation.fingerprints import (
+from dagster_project.defs.automation.jobs import refresh_index
+from dagster_project.defs.training.partitions import TENANTS
+from dagster_project.resources import KCSettings, Warehouse
+from ingestion.config import ingestion_config, source_specs
+from ingestion.fingerprints import (
     DEFAULT_MAX_FILES,
     changed_sources,
     fingerprints_key,
     source_fingerprint,
 )
-from dagster_project.defs.automation.jobs import refresh_index
-from dagster_project.defs.training.partitions import TENANTS
-from dagster_project.resources import KCSettings, Warehouse
+from ingestion.run_failures import RunFailure, record_failure
 
 SOURCE_POLL_SECONDS = 120  # a walk over a large folder takes seconds: do not run it every 30
 MAX_TAG_CHARS = 200
@@ -37,11 +38,11 @@ def source_change_sensor(context: dg.SensorEvaluationContext, kc_settings: KCSet
     removed). The first evaluation records a baseline and requests nothing. New tenants in
     kc.yaml get their training partition."""
     settings = kc_settings.load()
-    cfg = settings.ingestion_config()
+    cfg = ingestion_config(settings)
     current = [source_fingerprint(spec, cfg, remote_git=source_watch.remote_git,
                                   max_files=source_watch.max_files,
                                   git_timeout_s=source_watch.git_timeout_s)
-               for spec in settings.source_specs()]
+               for spec in source_specs(settings)]
     for fp in current:
         if fp.note:
             context.log.warning(f"source {fp.source}: {fp.note}")

@@ -6,6 +6,7 @@ import dagster as dg
 
 from dagster_project.defs.automation.retries import NETWORK_RETRY
 from dagster_project.resources import KCSettings, Warehouse
+from ingestion.config import ingestion_config, source_specs
 from ingestion.runner import ingest_all
 from ingestion.warehouse import RAW_TABLES, table_counts
 
@@ -34,8 +35,8 @@ def ingest_sources(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                    warehouse: Warehouse):
     """Ingest documents folders and git repositories from kc.yaml into DuckDB raw.*."""
     settings = kc_settings.load()
-    reports = ingest_all(Path(warehouse.path), settings.source_specs(),
-                         settings.ingestion_config(), home=settings.kc_home,
+    reports = ingest_all(Path(warehouse.path), source_specs(settings),
+                         ingestion_config(settings), home=settings.kc_home,
                          progress=_progress(context.log))
     with warehouse.connect(read_only=True) as con:
         counts = table_counts(con)

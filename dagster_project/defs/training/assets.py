@@ -8,6 +8,7 @@ from dagster_project.defs.automation.retries import NETWORK_RETRY
 from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.defs.training.resources import QAGenerator
 from dagster_project.resources import KCSettings, Warehouse
+from training.config import synthesis_config
 from training.synthesis import check_drop_rate, synthesize_tenant
 
 
@@ -22,7 +23,7 @@ def qa_dataset(context: dg.AssetExecutionContext, kc_settings: KCSettings, wareh
     """Synthesize QA pairs and study notes from the tenant's static chunks (cached per chunk)."""
     tenant = context.partition_key
     settings = kc_settings.load()
-    config = settings.training.synthesis_config()
+    config = synthesis_config(settings)
 
     def progress(done: int, total: int, chunk_id: str) -> None:
         if done == total or done % 50 == 0:

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from dagster_project.resources import KCSettings
+from training.config import synthesis_config, teacher_config
 from training.synthesis import Generator, OfflineGenerator, TeacherGenerator
 
 
@@ -13,9 +14,9 @@ class QAGenerator(dg.ConfigurableResource):
     kc_settings: KCSettings
 
     def get(self) -> Generator:
-        training = self.kc_settings.load().training
-        synthesis = training.synthesis_config()
-        teacher = training.teacher_config()
+        settings = self.kc_settings.load()
+        synthesis = synthesis_config(settings)
+        teacher = teacher_config(settings)
         if teacher is None:
             return OfflineGenerator(synthesis)
         return TeacherGenerator(teacher, synthesis=synthesis)

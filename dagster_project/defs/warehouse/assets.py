@@ -11,6 +11,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.resources import KCSettings, Warehouse
+from training.capacity import routing_vars
 
 DBT_DIR = Path(__file__).resolve().parents[3] / "dbt"
 DBT_PROJECT = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
@@ -77,7 +78,7 @@ def routing_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                    kc_settings: KCSettings, warehouse: Warehouse) -> Iterator[Any]:
     """dbt build with the routing policy from kc.yaml; a failing dbt test fails the run."""
     settings = kc_settings.load()
-    dbt_vars = settings.dbt_vars()
+    dbt_vars = routing_vars(settings)
     # One target folder per KC home, kept between runs: dbt's partial parse reuses it (a fresh
     # folder per run re-parsed the whole project each time, seconds of every refresh).
     state_dir = settings.kc_home / "dbt"

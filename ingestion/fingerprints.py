@@ -6,7 +6,8 @@ network and is therefore opt-in). A documents folder's fingerprint is a hash ove
 (relative path, size, mtime_ns) of every file ingestion would consider, walked with
 ``os.scandir`` without following symlinks and bounded by a file count.
 
-No Dagster here: the sensor in ``sensors.py`` calls these and keeps the results in its cursor.
+The source-change sensor (`dagster_project.defs.automation.sensors`) calls these and keeps the
+results in its cursor.
 """
 
 from __future__ import annotations

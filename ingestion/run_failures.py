@@ -4,7 +4,7 @@ The run-failure sensor writes one row per failed run to ``ops.run_failures`` in 
 DuckDB admits one writer: when another run holds the warehouse (or there is no warehouse yet),
 the row goes to ``$KC_HOME/run_failures.jsonl`` instead. ``recent_failures`` reads both.
 
-No Dagster here, so `kc status` can import this without loading the definitions.
+The run-failure sensor (`dagster_project.defs.automation.sensors`) and `kc run` record them.
 """
 
 from __future__ import annotations
