@@ -6,7 +6,7 @@ create schema if not exists raw;
 -- One row per configured source; replaced on every ingest of that source.
 create table if not exists raw.sources (
     source_id        varchar primary key,     -- the source name from kc.yaml
-    source_type      varchar not null,        -- documents | git
+    source_type      varchar not null,        -- documents | git | github
     uri              varchar not null,        -- folder path or repository URL
     tenant           varchar not null,
     acl_groups       varchar[] not null,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -32,6 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,17 +121,6 @@ def render_report(kc_home: Path, tenant: str | None, work: Path) -> Path:
             summary["promotion"] = promotion
     return write_report(summary, work / "report", summary.get("routing") or routing,
                         summary.get("capacity_budget") or capacity)
-
-
-def chromium_screenshot(chromium: str, url: str, out: Path, size: str,
-                        budget_ms: int = 5000) -> None:
-    with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}",
-             f"--window-size={size}", f"--virtual-time-budget={budget_ms}", url],
-            capture_output=True, text=True, timeout=180, check=False)
-    if done.returncode != 0 or not out.is_file():
-        raise SystemExit(f"chromium could not take {url}: {done.stderr[-1500:]}")
 
 
 def save_small(png: Path, out: Path, max_bytes: int = 300_000) -> None:
@@ -245,6 +236,39 @@ class DevTools:
             time.sleep(1)
 
 
+@contextlib.contextmanager
+def browser_page(chromium: str, profile: Path, size: tuple[int, int]) -> Iterator[DevTools]:
+    """A headless Chromium page of `size` pixels, driven over the DevTools protocol."""
+    port = free_port()
+    browser = subprocess.Popen(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+         f"--remote-debugging-port={port}", f"--window-size={size[0]},{size[1]}",
+         "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        page = DevTools(_devtools_page(port, time.monotonic() + 60))
+        page.call("Emulation.setDeviceMetricsOverride", width=size[0], height=size[1],
+                  deviceScaleFactor=1, mobile=False)
+        yield page
+    finally:
+        stop(browser)
+
+
+def report_screenshot(chromium: str, page_path: Path, work: Path, out: Path) -> None:
+    """The report's first screen, once every inline chart is decoded (a plain --screenshot
+    can catch a chart half painted)."""
+    with browser_page(chromium, work / "chromium-report", (1280, 900)) as page:
+        page.call("Page.navigate", url=page_path.as_uri())
+        page.wait_for("document.readyState === 'complete'", 60)
+        page.call("Runtime.evaluate", awaitPromise=True, expression=(
+            "Promise.all(Array.from(document.images).map(i => i.decode()))"))
+        time.sleep(1)
+        shot = page.call("Page.captureScreenshot", format="png")
+    raw = work / "report-raw.png"
+    raw.write_bytes(base64.b64decode(shot["data"]))
+    save_small(raw, out)
+
+
 # The nodes (assets, or collapsed groups) of Dagster's graph: SVG foreignObjects.
 ASSET_NODES = "document.querySelectorAll('svg foreignObject').length"
 
@@ -266,35 +290,24 @@ def asset_graph(kc_home: Path, chromium: str, work: Path, out: Path) -> None:
             [str(BIN / "dagster-webserver"), "-w", str(REPO / "workspace.yaml"),
              "-h", "127.0.0.1", "-p", str(port)], cwd=REPO, env=env, stdout=sink,
             stderr=subprocess.STDOUT, start_new_session=True)
-    browser = None
     try:
         log.info("dagster-webserver on %s, loading the code location ...", url)
         wait_loaded(url, server, log_path)
         _graphql(url, "mutation { setNuxSeen }")  # no "join the community" dialog on top
-        debug_port = free_port()
-        browser = subprocess.Popen(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={work / 'chromium'}",
-             f"--remote-debugging-port={debug_port}", "--window-size=1600,1000",
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        page = DevTools(_devtools_page(debug_port, time.monotonic() + 60))
-        page.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000,
-                  deviceScaleFactor=1, mobile=False)
-        page.call("Page.navigate", url=f"{url}/asset-groups")
-        page.wait_for(ASSET_NODES + " > 0", 120)
-        groups = page.evaluate(ASSET_NODES)
-        for key in ("keyDown", "keyUp"):  # Alt+E: expand every group
-            page.call("Input.dispatchKeyEvent", type=key, modifiers=1, key="e", code="KeyE",
-                      windowsVirtualKeyCode=69)
-        page.wait_for(f"{ASSET_NODES} > {groups}", 60)
-        time.sleep(3)  # the layout settles and the graph zooms to fit
-        shot = page.call("Page.captureScreenshot", format="png")
+        with browser_page(chromium, work / "chromium-graph", (1600, 1000)) as page:
+            page.call("Page.navigate", url=f"{url}/asset-groups")
+            page.wait_for(ASSET_NODES + " > 0", 120)
+            groups = page.evaluate(ASSET_NODES)
+            for key in ("keyDown", "keyUp"):  # Alt+E: expand every group
+                page.call("Input.dispatchKeyEvent", type=key, modifiers=1, key="e",
+                          code="KeyE", windowsVirtualKeyCode=69)
+            page.wait_for(f"{ASSET_NODES} > {groups}", 60)
+            time.sleep(3)  # the layout settles and the graph zooms to fit
+            shot = page.call("Page.captureScreenshot", format="png")
         raw = work / "asset-graph-raw.png"
         raw.write_bytes(base64.b64decode(shot["data"]))
         save_small(raw, out)
     finally:
-        if browser is not None:
-            stop(browser)
         stop(server)
 
 
@@ -316,9 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         if args.only in (None, "report"):
             page = render_report(kc_home, args.tenant, work)
-            raw = work / "report-raw.png"
-            chromium_screenshot(args.chromium, page.as_uri(), raw, "1280,900")
-            save_small(raw, args.out / "report.png")
+            report_screenshot(args.chromium, page, work, args.out / "report.png")
         if args.only in (None, "asset-graph"):
             asset_graph(kc_home, args.chromium, work, args.out / "asset-graph.png")
 

@@ -186,9 +186,10 @@ class TrainingSettings(_Strict):
     # 2 CPU cores with SmolLM2-135M (~75-130 training tokens/s a thread): ~50k tokens an epoch.
     max_train_pairs: int | None = Field(600, ge=1, description="cap on QA pairs per tenant "
                                         "(whole facts, seeded; null: all)")
-    max_notes: int | None = Field(
-        0, ge=0, description="study notes per tenant (null: all). None by default: each costs "
-        "a training example's tokens and they did not help the adapters measured so far")
+    rewrites_per_pair: float = Field(
+        0.0, ge=0, description="rewrites of the trained facts (study notes: entity-relation "
+        "texts and restatements) per question-answer pair; 1.0 mixes them 1:1 (by count)")
+    max_notes: int | None = Field(None, ge=0, description="cap on those rewrites (null: none)")
     max_pairs_per_fact: int | None = Field(
         3, ge=1, description="phrasings kept per fact (seeded): a token budget then buys "
         "more facts instead of more repeats")
@@ -208,6 +209,9 @@ class TrainingSettings(_Strict):
     reading: dict[str, Any] = Field(
         {}, description="fields of training.reading.ReadingSettings: reading examples (the "
         "fact's chunk among distractors) mixed into SFT")
+    natural: dict[str, Any] = Field(
+        {}, description="fields of training.synthesis.natural.NaturalQuestionConfig: questions "
+        "written by a model (the base, the teacher or a local model) as people ask them")
 
 
 class UserSettings(_Strict):

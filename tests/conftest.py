@@ -20,6 +20,10 @@ from settings.dbt_manifest import ensure_manifest  # noqa: E402
 
 ensure_manifest()
 
+# The answering fixtures (a tiny model, its adapter, a hashing index) serve the answering,
+# evaluation and serving tests alike.
+pytest_plugins = ("tests.answering.fixtures",)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OFFLINE_TOOL = REPO_ROOT.parent / "shared" / "tools" / "offline"
 

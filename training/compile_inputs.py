@@ -19,49 +19,74 @@ import duckdb
 from training.answers import normalize_answer
 from training.base_model import KNOWN_BASES, resolve_model_path
 from training.registry import Lineage, dir_sha256, file_sha256, project_git_sha, sha256_text
+from training.synthesis.natural import fact_order
 from training.trainers import read_complete
 
 
 def training_data(con: duckdb.DuckDBPyConnection, tenant: str, max_pairs: int | None,
-                  max_notes: int | None, seed: int = 0,
-                  max_per_fact: int | None = None) -> tuple[list[dict], list[str]]:
+                  max_notes: int | None, seed: int = 0, max_per_fact: int | None = None,
+                  rewrites_per_pair: float = 0.0) -> tuple[list[dict], list[str]]:
     """The tenant's current training pairs (question, answer, chunk_id) and study notes.
 
     Duplicate questions (same normalised text and answer) are dropped; `max_per_fact` keeps at
-    most that many phrasings of each fact (seeded), so a budget buys more facts rather than
-    more repeats; `max_pairs` then caps the pairs by whole facts (seeded).
+    most that many phrasings of each fact, model-written ones (`natural_*` families) first,
+    then templates (seeded), so a budget buys more facts rather than more repeats; `max_pairs`
+    then caps the pairs by whole facts, taken in `fact_order`. Notes (rewrites of the facts)
+    come from the kept facts only: `rewrites_per_pair` per pair, at most `max_notes`.
     """
-    pairs = con.execute("select fact_id, question, answer, chunk_id from qa.pairs where "
-                        "tenant = ? and split = 'train' and not superseded order by pair_id",
-                        [tenant]).fetchall()
+    pairs = con.execute("select fact_id, question, answer, chunk_id, family like 'natural%' "
+                        "from qa.pairs where tenant = ? and split = 'train' and not superseded "
+                        "order by pair_id", [tenant]).fetchall()
     pairs = _dedupe(pairs)
     if max_per_fact is not None:
         rng = random.Random(seed)
         by_fact: dict[str, list] = {}
         for p in pairs:
             by_fact.setdefault(p[0], []).append(p)
-        kept_ids = {id(p) for group in by_fact.values()
-                    for p in rng.sample(group, min(max_per_fact, len(group)))}
+        kept_ids = set()
+        for group in by_fact.values():
+            written = [p for p in group if p[4]]
+            template = [p for p in group if not p[4]]
+            chosen = rng.sample(written, min(max_per_fact, len(written)))
+            chosen += rng.sample(template, min(max_per_fact - len(chosen), len(template)))
+            kept_ids.update(id(p) for p in chosen)
         pairs = [p for p in pairs if id(p) in kept_ids]
-    notes = [r[0] for r in con.execute(
-        "select text from qa.notes where tenant = ? order by note_id", [tenant]).fetchall()]
     if max_pairs is not None and len(pairs) > max_pairs:
-        facts = sorted({p[0] for p in pairs})
-        random.Random(seed).shuffle(facts)
-        kept, count = set(), 0
         per_fact: dict[str, int] = {}
         for p in pairs:
             per_fact[p[0]] = per_fact.get(p[0], 0) + 1
-        for fact in facts:
+        kept, count = set(), 0
+        for fact in fact_order(list(per_fact), seed):
             if count + per_fact[fact] > max_pairs:
                 break
             kept.add(fact)
             count += per_fact[fact]
         pairs = [p for p in pairs if p[0] in kept]
+    notes = _fact_notes(con, tenant, [p[0] for p in pairs], round(rewrites_per_pair * len(pairs)))
     if max_notes is not None:
         notes = notes[:max_notes]
     return [{"question": q, "answer": a, "chunk_id": c, "fact_id": f}
-            for f, q, a, c in pairs], notes
+            for f, q, a, c, _ in pairs], notes
+
+
+def _fact_notes(con: duckdb.DuckDBPyConnection, tenant: str, facts: list[str], wanted: int
+                ) -> list[str]:
+    """Up to `wanted` notes of `facts`, spread round-robin so each fact gets its share."""
+    if wanted <= 0 or not facts:
+        return []
+    by_fact: dict[str, list[str]] = {}
+    for fact_id, text in con.execute(
+            "select fact_id, text from qa.notes where tenant = ? and fact_id in "
+            "(select unnest(?)) order by note_id", [tenant, sorted(set(facts))]).fetchall():
+        by_fact.setdefault(fact_id, []).append(text)
+    order = list(dict.fromkeys(facts))
+    out: list[str] = []
+    for rank in range(max((len(v) for v in by_fact.values()), default=0)):
+        for fact in order:
+            texts = by_fact.get(fact, [])
+            if rank < len(texts) and len(out) < wanted:
+                out.append(texts[rank])
+    return out
 
 
 def _dedupe(pairs: list[tuple]) -> list[tuple]:
@@ -147,10 +172,10 @@ def grpo_run_dir(settings: Any, tenant: str, sft_dir: Path) -> Path:
 def tenant_training_data(con: duckdb.DuckDBPyConnection, settings: Any,
                          tenant: str) -> tuple[list[dict], list[str]]:
     """`training_data` with the kc.yaml budget (`training.max_train_pairs`, `max_notes`,
-    `max_pairs_per_fact`)."""
+    `max_pairs_per_fact`, `rewrites_per_pair`)."""
     t = settings.training
     return training_data(con, tenant, t.max_train_pairs, t.max_notes,
-                         max_per_fact=t.max_pairs_per_fact)
+                         max_per_fact=t.max_pairs_per_fact, rewrites_per_pair=t.rewrites_per_pair)
 
 
 def current_rows_key(con: duckdb.DuckDBPyConnection, settings: Any, tenant: str) -> str:

@@ -27,6 +27,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from evaluation.privacy.corpus_writers import (
+    Commit,
+    Line,
+    git,
+    import_history,
+    normalize_docx_zip,
+    write_pdf,
+)
+
 KINDS = ("aws_key_pair", "github_token", "slack_token", "stripe_key", "private_key", "jwt",
          "gcp_service_account", "database_url", "dotenv_line", "generic_hex", "yaml_password",
          "bearer_header")
@@ -262,16 +271,12 @@ def _carrier_lines(secret: Secret) -> list[str]:
 
 
 def _pdf(lines: list[str], title: str) -> bytes:
-    from examples.northwind.pdfwriter import Line, write_pdf
-
     layout = [Line(title, "F2", 14)] + [Line(text, "F3", 6.5) for text in lines]
     return write_pdf(layout, title=title, created=AS_OF)
 
 
 def _docx(lines: list[str], title: str) -> bytes:
     import docx
-
-    from examples.northwind.docxwriter import _normalize_zip
 
     out = docx.Document()
     out.core_properties.title = title
@@ -283,7 +288,7 @@ def _docx(lines: list[str], title: str) -> bytes:
         out.add_paragraph(line)
     buffer = io.BytesIO()
     out.save(buffer)
-    return _normalize_zip(buffer.getvalue(), AS_OF)
+    return normalize_docx_zip(buffer.getvalue(), AS_OF)
 
 
 def _write(path: Path, data: str | bytes) -> None:
@@ -297,7 +302,6 @@ def _write(path: Path, data: str | bytes) -> None:
 def build_secrets_corpus(root: Path, n_clean: int = 1000) -> SecretsCorpus:
     """Write the corpus under ``root`` (which must not exist yet) and describe it."""
     from evaluation.privacy.clean_files import clean_files
-    from examples.northwind.gitutil import Commit, import_history
 
     root = Path(root)
     if root.exists():
@@ -340,8 +344,6 @@ def build_secrets_corpus(root: Path, n_clean: int = 1000) -> SecretsCorpus:
 
 def history_blob(corpus: SecretsCorpus, secret: Secret) -> str:
     """The text of a history-only secret's file, read back from git (the commit that added it)."""
-    from examples.northwind.gitutil import git
-
     sha = git(corpus.repo, "log", "--format=%H", "-n", "1", "--diff-filter=A", "--",
               secret.path).strip()
     return git(corpus.repo, "show", f"{sha}:{secret.path}")

@@ -1,18 +1,19 @@
 """DOCX rendering with python-docx, post-processed to be byte-deterministic.
 
 python-docx stamps the core properties and every zip entry with the current time. We set the
-core properties explicitly and then rewrite the zip with a fixed timestamp per entry, so two
-builds with the same ``as_of`` produce identical bytes.
+core properties explicitly and then rewrite the zip with a fixed timestamp per entry
+(`evaluation.privacy.corpus_writers.normalize_docx_zip`), so two builds with the same ``as_of``
+produce identical bytes.
 """
 
 from __future__ import annotations
 
 import io
-import zipfile
 from datetime import UTC, datetime
 
 import docx
 
+from evaluation.privacy.corpus_writers import normalize_docx_zip
 from examples.northwind.docmodel import Bullets, Code, Doc, Heading, Para, Table
 
 
@@ -35,7 +36,7 @@ def render_docx(document: Doc, created: datetime) -> bytes:
                 out.add_paragraph(line)
     buffer = io.BytesIO()
     out.save(buffer)
-    return _normalize_zip(buffer.getvalue(), created)
+    return normalize_docx_zip(buffer.getvalue(), created)
 
 
 def _set_core_properties(out: docx.document.Document, title: str, created: datetime) -> None:
@@ -58,18 +59,3 @@ def _add_table(out: docx.document.Document, block: Table) -> None:
     for row_index, row in enumerate([block.header, *block.rows]):
         for col_index, text in enumerate(row):
             grid.cell(row_index, col_index).text = text
-
-
-def _normalize_zip(data: bytes, created: datetime) -> bytes:
-    # Zip timestamps have 2-second resolution and no time zone; clamp to the DOS epoch.
-    stamp = created.astimezone(UTC)
-    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, 0)
-    source = zipfile.ZipFile(io.BytesIO(data))
-    target_buffer = io.BytesIO()
-    with zipfile.ZipFile(target_buffer, "w") as target:
-        for entry in source.infolist():
-            info = zipfile.ZipInfo(entry.filename, date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            target.writestr(info, source.read(entry.filename))
-    return target_buffer.getvalue()

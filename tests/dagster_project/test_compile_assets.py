@@ -14,7 +14,7 @@ from training import registry
 TINY = """
 training:
   max_train_pairs: 40
-  max_notes: 10
+  rewrites_per_pair: 0.25
   min_train_accuracy: 0.0
   reading: {share: 0.25}
   sft: {trainer: {max_steps: 4, logging_steps: 1, per_device_train_batch_size: 4, save_steps: 2},

@@ -12,7 +12,7 @@ from evaluation.question_sets import Question
 from evaluation.report import write_report
 from evaluation.runner import arm_figures, bundles_for_arms, evaluate, promotion_decision
 from retrieval import ChunkIndex
-from tests.evaluation.conftest import principal_for
+from tests.answering.fixtures import principal_for
 
 SETS = {
     "heldout_synthetic": [

@@ -13,7 +13,12 @@ from training.synthesis.generator import Generator, OfflineGenerator
 from training.synthesis.models import Chunk, ChunkSynthesis, Fact, Note, QAPair
 from training.synthesis.natural import NaturalPlan, NaturalQuestionConfig
 from training.synthesis.pipeline import synthesize_tenant
-from training.synthesis.report import SynthesisReport, check_drop_rate, check_natural_yield
+from training.synthesis.report import (
+    SynthesisReport,
+    check_drop_rate,
+    check_natural_yield,
+    synthesis_checks,
+)
 from training.synthesis.teacher import (
     HFPipelineBackend,
     OpenAIChatBackend,
@@ -42,5 +47,6 @@ __all__ = [
     "check_natural_yield",
     "coverage_against_questions",
     "extract_facts",
+    "synthesis_checks",
     "synthesize_tenant",
 ]

@@ -22,6 +22,7 @@ writer), so an unchanged chunk costs nothing on the next run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -101,8 +102,21 @@ _STOPWORDS = frozenset(
 
 @dataclass
 class NaturalQuestionConfig:
-    """Which styles, how many tries, and how strict the checks are."""
+    """Whether a model writes questions, which, which styles, how many, and how strict the
+    checks are (kc.yaml `training.natural`)."""
 
+    enabled: bool = field(default=False, metadata={
+        "help": "Write questions with a model for the facts the training budget takes. Off by "
+                "default: SmolLM2-135M kept 1.5% of what it wrote (README, issue 18's note); "
+                "turn it on with a stronger writer."})
+    writer: str = field(default="base", metadata={
+        "help": "'base' (the base model), 'teacher' (training.teacher's endpoint or local "
+                "model) or the folder of any local Hugging Face causal LM."})
+    max_facts: int | None = field(default=None, metadata={
+        "help": "Facts to write for, in the budget's order; null: as many as "
+                "max_train_pairs / max_pairs_per_fact takes."})
+    min_share_kept: float = field(default=0.02, metadata={
+        "help": "The `natural_question_yield` check fails below this share kept."})
     styles: tuple[str, ...] = field(default=("direct", "howto", "which", "reverse"), metadata={
         "help": "Question styles to write, from STYLE_SHOTS ('reverse' only where the answer is "
                 "a name)."})
@@ -125,6 +139,19 @@ class NaturalQuestionConfig:
             raise ValueError("samples_per_style and batch_size must be >= 1, max_new_tokens >= 4")
         if not 0.0 < self.near_duplicate_jaccard <= 1.0:
             raise ValueError("near_duplicate_jaccard must be within (0, 1]")
+        if not 0.0 <= self.min_share_kept <= 1.0:
+            raise ValueError("min_share_kept must be within [0, 1]")
+        if self.max_facts is not None and self.max_facts < 1:
+            raise ValueError("max_facts must be >= 1 or null")
+        self.styles = tuple(self.styles)
+
+    def fingerprint(self) -> str:
+        """The prompt version and every setting that changes what is written or kept: the
+        cache key beside the writer's id."""
+        keys = ("styles", "samples_per_style", "max_new_tokens", "temperature",
+                "near_duplicate_jaccard", "verify_by_reading")
+        payload = json.dumps([PROMPT_VERSION, *(getattr(self, k) for k in keys)])
+        return f"{PROMPT_VERSION}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
 
 
 @dataclass
@@ -262,14 +289,14 @@ def ensure_cache(con: duckdb.DuckDBPyConnection) -> None:
         primary key (content_sha, fact_id, prompt_version, writer_id))""")
 
 
-def _cached(con: duckdb.DuckDBPyConnection, facts: Sequence[tuple[Fact, str]], writer_id: str
-            ) -> dict[str, dict]:
+def _cached(con: duckdb.DuckDBPyConnection, facts: Sequence[tuple[Fact, str]], writer_id: str,
+            version: str) -> dict[str, dict]:
     if not facts:
         return {}
     rows = con.execute(
         "select fact_id, payload from qa.natural_questions where prompt_version = ? and "
         "writer_id = ? and fact_id in (select unnest(?)) and content_sha in (select unnest(?))",
-        [PROMPT_VERSION, writer_id, [f.fact_id for f, _ in facts],
+        [version, writer_id, [f.fact_id for f, _ in facts],
          sorted({sha for _, sha in facts})]).fetchall()
     return {fid: json.loads(payload) for fid, payload in rows}
 
@@ -286,11 +313,12 @@ def write_natural_questions(
     """
     ensure_cache(con)
     result = NaturalYield(facts=len(facts))
-    cached = _cached(con, facts, writer.writer_id)
+    version = config.fingerprint()
+    cached = _cached(con, facts, writer.writer_id, version)
     todo = [(f, sha) for f, sha in facts if f.fact_id not in cached]
     result.cached_facts = len(facts) - len(todo)
     fresh = _write(todo, existing, writer, config, reader, progress)
-    rows = [(sha, f.fact_id, PROMPT_VERSION, writer.writer_id, json.dumps(fresh[f.fact_id]), now())
+    rows = [(sha, f.fact_id, version, writer.writer_id, json.dumps(fresh[f.fact_id]), now())
             for f, sha in todo]
     if rows:
         con.executemany("insert or replace into qa.natural_questions values (?, ?, ?, ?, ?, ?)",

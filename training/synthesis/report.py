@@ -63,6 +63,16 @@ class SynthesisReport:
                     failed_chunks=self.failed_chunks)
         return data
 
+    def metadata(self) -> dict[str, Any]:
+        """The figures a materialization shows (plain values; dicts render as JSON)."""
+        return {"dataset_sha256": self.dataset_sha256, "facts": self.facts,
+                "pairs_by_split": self.pairs_by_split,
+                "pairs_per_chunk_max": max(self.pairs_per_chunk.values(), default=0),
+                "notes": self.notes, "cache_hits": self.cache_hits,
+                "chunks_synthesized": self.chunks_synthesized, "dropped": self.dropped,
+                "failed_chunks": self.failed_chunks, "stale_facts": self.stale_facts,
+                "natural_questions": self.natural or {"enabled": False}}
+
     def summary(self) -> str:
         splits = ", ".join(f"{k}={v}" for k, v in sorted(self.pairs_by_split.items()))
         return (f"{self.tenant}: {self.chunks} static + {self.volatile_chunks} volatile chunks "
@@ -129,3 +139,10 @@ def check_natural_yield(report: SynthesisReport, min_share_kept: float
         f"{natural.get('facts_with_questions', 0)}/{natural.get('facts', 0)} facts"
         + ("" if passed else f"; under {min_share_kept:.0%}"))
     return passed, details
+
+
+def synthesis_checks(report: SynthesisReport, max_drop_share: float, min_share_kept: float
+                     ) -> dict[str, tuple[bool, dict[str, Any]]]:
+    """Every data contract on a synthesis run, by asset check name."""
+    return {"drop_rate_under_threshold": check_drop_rate(report, max_drop_share),
+            "natural_question_yield": check_natural_yield(report, min_share_kept)}

@@ -209,6 +209,12 @@ def _strings(value: Any) -> list[str]:
     return [clean(v) for v in value if isinstance(v, str) and clean(v)]
 
 
+def teacher_backend(config: TeacherConfig) -> ChatBackend:
+    """The endpoint when `base_url` is set, else the local model folder."""
+    return (OpenAIChatBackend(config) if config.base_url
+            else HFPipelineBackend(str(config.local_model_path)))
+
+
 class TeacherGenerator:
     """Asks a teacher model for facts, questions and notes per chunk (see module docstring)."""
 
@@ -218,10 +224,7 @@ class TeacherGenerator:
                  limiter: RateLimiter | None = None) -> None:
         self.config = config
         self.synthesis = synthesis or SynthesisConfig()
-        if backend is None:
-            backend = (OpenAIChatBackend(config) if config.base_url
-                       else HFPipelineBackend(str(config.local_model_path)))
-        self.backend = backend
+        self.backend = backend = backend or teacher_backend(config)
         self.generator_id = f"teacher:{backend.teacher_id}"
         if fallback is None and config.fallback_offline:
             fallback = OfflineGenerator(self.synthesis)

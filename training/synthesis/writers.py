@@ -43,11 +43,12 @@ class LocalQuestionWriter:
 
 
 class EndpointQuestionWriter:
-    """An OpenAI-compatible chat endpoint (the optional teacher) writing the questions."""
+    """The optional teacher (an OpenAI-compatible endpoint or a local model behind
+    `training.synthesis.teacher.ChatBackend`) writing the questions, one request each."""
 
-    def __init__(self, backend: Any, model_id: str) -> None:
+    def __init__(self, backend: Any) -> None:
         self.backend = backend
-        self.writer_id = f"endpoint:{model_id}"
+        self.writer_id = f"teacher:{backend.teacher_id}"
 
     def write(self, prompts: Sequence[str], n: int) -> list[list[str]]:
         system = ("Continue the pattern: write one question a colleague would ask whose answer "

@@ -8,8 +8,8 @@ from dagster_project.defs.automation.retries import NETWORK_RETRY
 from dagster_project.defs.training.partitions import TENANTS
 from dagster_project.defs.training.resources import QAGenerator
 from dagster_project.resources import KCSettings, Warehouse
-from training.config import synthesis_config
-from training.synthesis import check_drop_rate, synthesize_tenant
+from training.config import natural_config, natural_plan, synthesis_config
+from training.synthesis import synthesis_checks, synthesize_tenant
 
 
 @dg.asset(partitions_def=TENANTS, group_name="training", kinds={"duckdb", "parquet"},
@@ -17,13 +17,15 @@ from training.synthesis import check_drop_rate, synthesize_tenant
           deps=[dg.AssetKey(["marts", "chunks_for_training"]),
                 dg.AssetKey(["marts", "chunks_for_index"])],
           check_specs=[dg.AssetCheckSpec("drop_rate_under_threshold", asset="qa_dataset",
-                                         blocking=True)])
+                                         blocking=True),
+                       dg.AssetCheckSpec("natural_question_yield", asset="qa_dataset")])
 def qa_dataset(context: dg.AssetExecutionContext, kc_settings: KCSettings, warehouse: Warehouse,
                qa_generator: QAGenerator):
-    """Synthesize QA pairs and study notes from the tenant's static chunks (cached per chunk)."""
+    """Synthesize QA pairs and study notes from the tenant's static chunks (cached per chunk),
+    with questions written by a model where `training.natural` is on."""
     tenant = context.partition_key
     settings = kc_settings.load()
-    config = synthesis_config(settings)
+    config, natural = synthesis_config(settings), natural_config(settings)
 
     def progress(done: int, total: int, chunk_id: str) -> None:
         if done == total or done % 50 == 0:
@@ -31,17 +33,11 @@ def qa_dataset(context: dg.AssetExecutionContext, kc_settings: KCSettings, wareh
 
     with warehouse.connect() as con:
         report = synthesize_tenant(con, tenant, settings.datasets_path, config,
-                                   qa_generator.get(), progress=progress)
-    data = report.to_dict()
-    passed, details = check_drop_rate(report, config.max_drop_share)
-    yield dg.MaterializeResult(metadata={
-        "dataset_sha256": data.get("dataset_sha256", ""),
-        "facts": report.facts, "pairs_by_split": dg.MetadataValue.json(report.pairs_by_split),
-        "pairs_per_chunk_max": max(report.pairs_per_chunk.values(), default=0),
-        "notes": report.notes, "cache_hits": report.cache_hits,
-        "chunks_synthesized": report.chunks_synthesized,
-        "dropped": dg.MetadataValue.json(report.dropped),
-        "failed_chunks": len(report.failures), "stale_facts": report.stale_facts,
-        "dataset_dir": str(Path(settings.datasets_path) / tenant)})
-    yield dg.AssetCheckResult(check_name="drop_rate_under_threshold", passed=passed,
-                              metadata={"details": dg.MetadataValue.json(details)})
+                                   qa_generator.get(), progress, natural_plan(settings))
+    metadata = {**report.metadata(), "dataset_dir": str(Path(settings.datasets_path) / tenant)}
+    yield dg.MaterializeResult(metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict)
+                                         else v for k, v in metadata.items()})
+    checks = synthesis_checks(report, config.max_drop_share, natural.min_share_kept)
+    for name, (passed, details) in checks.items():
+        yield dg.AssetCheckResult(check_name=name, passed=passed,
+                                  metadata={"details": dg.MetadataValue.json(details)})

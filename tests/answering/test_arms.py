@@ -20,7 +20,7 @@ from evaluation.runner import rag_ceiling
 from retrieval import ChunkIndex
 from retrieval.access import Principal
 from retrieval.search import Hit
-from tests.evaluation.conftest import WINDOW, principal_for
+from tests.answering.fixtures import WINDOW, principal_for
 from training.prompting import prompt_ids
 
 SETTINGS = ArmSettings(k=2, mode="hybrid", max_new_tokens=4, batch_size=4)
