@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     path, label = base_model(args.models_dir)
     base, tok = load_causal_lm(path)
     adapted, _ = load_causal_lm(path)
-    compiled = get_peft_model(adapted, SFTSettings().lora_config()).eval()
+    compiled = get_peft_model(adapted, SFTSettings().lora).eval()
     window = int(base.config.max_position_embeddings)
     passages = passages_of(tok, real_sentences(1000, seed=1))
     closed = prompt_ids(tok, QUESTION)

@@ -11,7 +11,7 @@ best of 2 after a warm run. Tokens are the rows' non-padding tokens, the same in
 
 Two adapters, each its own row: the default LoRA (r=32, alpha 32, every linear layer of every
 decoder layer) and the same LoRA on the upper third of the decoder layers only
-(``SFTSettings.layers_to_transform``), whose backward pass stops at the first adapted layer.
+(``training.sft.lora.layers_to_transform``), whose backward pass stops at the first adapted layer.
 A training step costs a forward, a backward (about twice a forward) and the optimiser step:
 the goal is SFT at >= 0.25 of the forward-only rate. Run:
 ``python -m benchmarks.training_throughput [--threads N]``.
@@ -129,7 +129,7 @@ def measure(path: Path, rows: list[dict[str, Any]], batch_size: int,
     targets = "all-linear" if layers is None else linear_module_names(model)
     settings = SFTSettings(trainer=default_sft_config(
         num_train_epochs=2, per_device_train_batch_size=batch_size, save_strategy="no",
-        logging_steps=10_000), target_modules=targets, layers_to_transform=layers,
+        logging_steps=10_000), lora={"target_modules": targets, "layers_to_transform": layers},
         eval_questions=0)
     timer = EpochTimer()
     trainer = build_sft_trainer(model, tok, rows, settings, work, [timer])
@@ -154,8 +154,8 @@ def measure(path: Path, rows: list[dict[str, Any]], batch_size: int,
             "optimiser_steps": trainer.state.global_step,
             "trainable_parameters": sum(p.numel() for p in trainer.model.parameters()
                                         if p.requires_grad),
-            "lora": {"r": settings.lora_r, "alpha": settings.lora_alpha,
-                     "target_modules": settings.target_modules, "layers": layers or "all"}}
+            "lora": {"r": settings.lora.r, "alpha": settings.lora.lora_alpha,
+                     "target_modules": targets, "layers": layers or "all"}}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

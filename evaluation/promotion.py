@@ -30,6 +30,8 @@ class Promotion:
     champion_before: str | None
     candidate: str | None
     champion_now: str | None
+    run_id: str | None = None  # the candidate's run, which holds the report (`evaluation/`)
+    experiment_id: str | None = None
 
 
 def _champion_on_same_questions(name: str, sets: dict, settings: Settings,
@@ -73,14 +75,32 @@ def log_and_promote(settings: Settings, tenant: str, evaluation: TenantEvaluatio
         "promoted": decision.promote, "reason": decision.reason}
     evaluation.page = update_report(evaluation.out_dir,
                                     promotion=evaluation.summary["promotion"])
+    experiment_id = None
     if candidate is not None:
-        with mlflow.start_run(run_id=candidate.run_id):
+        verdict = ("kept" if champion == candidate_version
+                   else "promoted" if decision.promote else "rejected")
+        with mlflow.start_run(run_id=candidate.run_id) as run:
+            experiment_id = run.info.experiment_id
             mlflow.log_artifacts(str(evaluation.out_dir), artifact_path="evaluation")
-            for qset, arms in evaluation.summary["results"].items():
-                for arm, figures in arms.items():
-                    if figures.get("exact_match") is not None:
-                        mlflow.log_metric(f"eval.{qset}.{arm}.em", figures["exact_match"])
-        if decision.promote and champion != candidate_version:
+            mlflow.log_metrics(accuracy_metrics(evaluation.summary["results"]))
+            mlflow.set_tags({"kc.gate_decision": verdict})
+        if verdict == "promoted":
             registry.promote(name, candidate_version, reason=decision.reason)
+        registry.record_gate(name, candidate_version, decision=verdict, reason=decision.reason,
+                             champion=champion)
     return Promotion(decision.promote, decision.reason, decision.figures, champion,
-                     candidate_version, registry.champion_version(name))
+                     candidate_version, registry.champion_version(name),
+                     candidate.run_id if candidate else None, experiment_id)
+
+
+def accuracy_metrics(results: dict[str, dict[str, dict]]) -> dict[str, float]:
+    """Exact match per question set and arm, as `accuracy/<set>/<arm>`: the MLflow UI charts
+    each name prefix as a section, in name order, so these come first on the run's page.
+
+    >>> accuracy_metrics({"heldout_synthetic": {"rag": {"exact_match": 0.25},
+    ...                                         "base": {"exact_match": None}}})
+    {'accuracy/heldout_synthetic/rag': 0.25}
+    """
+    return {f"accuracy/{qset}/{arm}": figures["exact_match"]
+            for qset, arms in results.items() for arm, figures in arms.items()
+            if figures.get("exact_match") is not None}

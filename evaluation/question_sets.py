@@ -31,6 +31,9 @@ from typing import Any
 import duckdb
 import yaml
 
+from ingestion.config import source_specs
+from settings.config import Settings
+
 QUESTION_SETS = ("heldout_synthetic", "volatile", "stale", "handwritten_static",
                  "handwritten_volatile")
 RETRIEVED_ROUTES = frozenset({"volatile", "overflow"})
@@ -170,6 +173,19 @@ def read_questions_file(path: str | Path) -> list[dict[str, Any]]:
         if missing:
             raise ValueError(f"{file}: question #{i + 1} lacks {missing}")
     return entries
+
+
+def source_roots(settings: Settings) -> dict[str, str]:
+    """Each source's folder relative to `evaluation.corpus_root`: how a hand-written
+    question's `source` path finds its document."""
+    if not settings.evaluation.corpus_root:
+        return {}
+    root = settings.resolve_path(settings.evaluation.corpus_root)
+    out = {}
+    for spec in source_specs(settings):
+        if spec.path is not None and spec.path.is_relative_to(root):
+            out[spec.name] = str(spec.path.relative_to(root))
+    return out
 
 
 def handwritten_sets(con: duckdb.DuckDBPyConnection, questions_file: str | Path,

@@ -14,7 +14,8 @@ from typing import Any
 import duckdb
 
 from answering import AnsweringModel, ArmSettings
-from evaluation.question_sets import Question, load_question_sets
+from evaluation.learning_curve import measured_curve
+from evaluation.question_sets import Question, load_question_sets, source_roots
 from evaluation.report import (
     add_chunk_texts,
     cited_chunk_ids,
@@ -22,7 +23,6 @@ from evaluation.report import (
     write_report,
 )
 from evaluation.runner import bundles_for_arms, capacity_figures, evaluate, forgetting
-from ingestion.config import source_specs
 from ingestion.warehouse import connect
 from retrieval.access import Principal
 from retrieval.embedder import Embedder
@@ -50,17 +50,6 @@ def tenant_principal(settings: Settings, tenant: str) -> Principal:
     groups = {g for s in settings.sources if s.tenant == tenant for g in s.acl_groups}
     return Principal(user=f"eval-{tenant}", groups=frozenset(groups),
                      tenants=frozenset({tenant}))
-
-
-def source_roots(settings: Settings) -> dict[str, str]:
-    if not settings.evaluation.corpus_root:
-        return {}
-    root = settings.resolve_path(settings.evaluation.corpus_root)
-    out = {}
-    for spec in source_specs(settings):
-        if spec.path is not None and spec.path.is_relative_to(root):
-            out[spec.name] = str(spec.path.relative_to(root))
-    return out
 
 
 def routing_and_capacity(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict]:
@@ -134,6 +123,7 @@ def evaluate_tenant(settings: Settings, tenant: str, warehouse: Path,
         result.summary["capacity"]["fed_to_routing"] = record_measurement(
             settings.kc_home, tenant, result.summary["capacity"],
             _train_accuracy(sft_dir.parent))
+    result.summary["learning_curve"] = measured_curve(settings.kc_home, tenant)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = settings.reports_path / f"{stamp}-{tenant}"
     with connect(warehouse, read_only=True) as con:  # the examples show what they cite

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from settings.config import ConfigError
 from settings.offline import apply_offline_defaults
@@ -30,9 +31,62 @@ from knowledge_compiler.commands import (  # noqa: E402
 )
 from knowledge_compiler.demo import cmd_demo  # noqa: E402
 
+MAX_QUERY_CHARS = 2000  # a question, not a document: the model's window holds ~8k tokens
+MAX_K = 100
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line (`kc ask: error: ...`), exit status 2, before anything loads."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def query_text(value: str) -> str:
+    """A search query or question: not blank, at most MAX_QUERY_CHARS characters."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the query is empty")
+    if len(value) > MAX_QUERY_CHARS:
+        raise argparse.ArgumentTypeError(f"the query is {len(value):,} characters; at most "
+                                         f"{MAX_QUERY_CHARS:,} are accepted")
+    return value
+
+
+def top_k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_K}, not {k}")
+    return k
+
+
+def positive_tokens(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+ARMS_HELP = """\
+arms (--arm); each answers with the tenant's @champion adapter unless it says otherwise:
+  hybrid        (default) the adapter, reading the retrieved volatile and overflow chunks
+                when retrieval agrees with the question; otherwise from its weights
+  compiled      the adapter alone, closed-book: what training put into the weights
+  rag           the adapter reading the top-k retrieved chunks
+  full_context  the adapter reading as much of the tenant's corpus as fits its window
+  base          the base model alone, no adapter and no retrieval (the baseline)
+
+Loading the model takes most of a `kc ask` (the line after the answer shows load and answer
+times apart); `kc serve` keeps the models loaded and answers in the answer time alone."""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kc", description=__doc__)
+    parser = Parser(prog="kc", description=__doc__)
     parser.add_argument("--config", default=_default_config(),
                         help="path to kc.yaml (default: $KC_CONFIG or ./kc.yaml)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,25 +109,28 @@ def build_parser() -> argparse.ArgumentParser:
     routes.add_argument("--route", choices=["volatile", "static", "overflow", "excluded"])
     routes.set_defaults(func=cmd_routes)
     find = sub.add_parser("search", help="search the index as a user (ACL-filtered)")
-    find.add_argument("query")
+    find.add_argument("query", type=query_text,
+                      help=f"what to search for (1 to {MAX_QUERY_CHARS:,} characters)")
     find.add_argument("--user", required=True, help="a user declared in kc.yaml `users`")
-    find.add_argument("--mode", choices=["vector", "fts", "hybrid"])
+    find.add_argument("--mode", choices=["vector", "fts", "hybrid"],
+                      help="default: kc.yaml retrieval.mode")
     find.add_argument("--route", choices=["volatile", "static", "overflow"])
-    find.add_argument("-k", type=int)
+    find.add_argument("-k", type=top_k, help=f"hits to show, 1 to {MAX_K} "
+                                             "(default: kc.yaml retrieval.top_k)")
+    _verbose(find)
     find.set_defaults(func=cmd_search)
-    ask = sub.add_parser("ask", help="answer a question as a user (champion adapter + index)")
-    ask.add_argument("question")
-    ask.add_argument("--user", required=True)
+    ask = sub.add_parser("ask", help="answer a question as a user (champion adapter + index)",
+                         epilog=ARMS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ask.add_argument("question", type=query_text,
+                     help=f"the question (1 to {MAX_QUERY_CHARS:,} characters)")
+    ask.add_argument("--user", required=True, help="a user declared in kc.yaml `users`")
     ask.add_argument("--tenant", help="needed when the user may read several tenants")
     ask.add_argument("--arm", default="hybrid",
-                     choices=["hybrid", "compiled", "rag", "base", "full_context"],
-                     help="hybrid (default): the tenant's adapter, reading retrieved volatile "
-                          "and overflow chunks when retrieval agrees; compiled: the adapter, "
-                          "closed-book; rag: the adapter reading the top-k chunks; "
-                          "full_context: the adapter reading as much of the corpus as fits; "
-                          "base: the base model alone")
-    ask.add_argument("--max-new-tokens", type=int, default=48,
+                     choices=["hybrid", "compiled", "rag", "full_context", "base"],
+                     help="how to answer (default: hybrid); each arm is explained below")
+    ask.add_argument("--max-new-tokens", type=positive_tokens, default=48,
                      help="longest answer in tokens (default 48)")
+    _verbose(ask)
     ask.set_defaults(func=cmd_ask)
     sub.add_parser("eval", help="evaluate every tenant and print arms x question sets"
                    ).set_defaults(func=cmd_eval)
@@ -92,8 +149,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the libraries' progress bars and warnings (hidden by default)")
+
+
+def quiet_libraries() -> None:
+    """No progress bars ("Loading weights") and no library warnings: set before the model
+    libraries are imported (they read these once)."""
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    warnings.simplefilter("ignore")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "verbose", True) is False:
+        quiet_libraries()
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -84,7 +84,7 @@ def cmd_routes(args: argparse.Namespace) -> int:
     try:
         with connect(settings.warehouse_path, read_only=True) as con:
             rows = document_routes(con, args.tenant, args.route)
-            budget = capacity_budgets(con)
+            budget = capacity_budgets(con, args.tenant)
     except FileNotFoundError:
         print(f"no warehouse yet at {settings.warehouse_path}: run `kc run`")
         return 1
@@ -147,6 +147,7 @@ def _embedder(settings):
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer with the champion adapter of the user's tenant and their permitted chunks."""
+    started = time.perf_counter()  # loading: the imports, the index and the model
     from knowledge_compiler.runtime import prepare
 
     settings = prepare(args.config)
@@ -176,8 +177,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for piece in pieces:
         print(piece, end="", flush=True)
     print()
+    total = time.perf_counter() - started
     print(f"arm: {reply.arm} (model {bundle.name}); {reply.prompt_tokens} prompt tokens; "
-          f"{reply.latency_s * 1000:.0f} ms")
+          f"answer {reply.latency_s:.1f} s, loading {max(total - reply.latency_s, 0):.1f} s "
+          "(`kc serve` keeps the model loaded)")
     for c in reply.citations:
         print(f"  cited: {c['source_id']}:{c['path']} ({c['route']})  {c.get('section') or ''}")
     if not reply.citations and args.arm in ("hybrid", "rag", "full_context"):

@@ -1,6 +1,6 @@
-"""Run the asset graph in stages through Dagster, in-process: one refresh run (ingest → dbt →
-index, unpartitioned), then one compile run per tenant partition (QA sets → adapters →
-evaluation). Dagster runs one partitioning per run, hence the stages.
+"""Run the asset graph in stages through Dagster's jobs, in-process: one `refresh_index` run
+(ingest → dbt → index, unpartitioned), then one `compile_knowledge` run per tenant partition
+(QA sets → adapters → evaluation). Dagster runs one partitioning per run, hence the stages.
 
 With `parallel_tenants` > 1 the compile runs in three steps: QA synthesis (the warehouse
 writer) tenant after tenant; then the shared base model, materialised once; then the training
@@ -21,8 +21,8 @@ import dagster as dg
 from ingestion.run_failures import record_failure
 from settings.config import Settings
 
-REFRESH_GROUPS = ("ingestion", "warehouse", "index")
-COMPILE_GROUPS = ("training", "evaluation")
+REFRESH_JOB = "refresh_index"  # the ingestion, warehouse and index groups
+COMPILE_JOB = "compile_knowledge"  # the training and evaluation groups, one tenant a run
 SYNTHESIS_ASSETS = ("qa_dataset",)  # writes the warehouse: one tenant at a time
 SHARED_MODEL_ASSETS = ("base_model",)  # materialised once, shared by the tenants
 
@@ -37,12 +37,20 @@ class StageResult:
     result: dg.ExecuteInProcessResult | None  # None for a run made in a worker process
 
 
-def _materialize(defs: dg.Definitions, selection: dg.AssetSelection,
-                 instance: dg.DagsterInstance, log_level: str,
-                 partition_key: str | None) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [*defs.assets, *(defs.asset_checks or [])], selection=selection, instance=instance,
-        resources=defs.resources, partition_key=partition_key, raise_on_error=False,
+def _execute(defs: dg.Definitions, job: str, selection: dg.AssetSelection | None,
+             instance: dg.DagsterInstance, log_level: str,
+             partition_key: str | None) -> dg.ExecuteInProcessResult:
+    """Run the named job (`refresh_index`, `compile_knowledge`), or the part of it that
+    `selection` picks, so the runs list says which job ran (`dg.materialize` would record
+    every run as `__ephemeral_asset_job__`). The checks of the selected assets run too."""
+    job_def = defs.resolve_job_def(job)
+    keys = None
+    if selection is not None:
+        keys = sorted(selection.resolve(defs.resolve_asset_graph())
+                      & set(job_def.asset_layer.selected_asset_keys))
+    return job_def.execute_in_process(
+        instance=instance, partition_key=partition_key, raise_on_error=False,
+        asset_selection=keys,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
 
 
@@ -61,13 +69,13 @@ def _run_in_worker(name: str, assets: tuple[str, ...] | None, partitions: list[s
 
     started = time.perf_counter()
     selection = (dg.AssetSelection.assets(*assets) if assets else
-                 dg.AssetSelection.groups(*COMPILE_GROUPS)
+                 dg.AssetSelection.all()
                  - dg.AssetSelection.assets(*SYNTHESIS_ASSETS, *SHARED_MODEL_ASSETS))
     with dg.DagsterInstance.get() as instance:
         sync_tenant_partitions(instance, partitions)
         for partition in partitions:
-            stage = _stage(name, started,
-                           _materialize(defs, selection, instance, log_level, partition))
+            stage = _stage(name, started, _execute(defs, COMPILE_JOB, selection, instance,
+                                                   log_level, partition))
             if not stage.success:
                 break
     return stage.success, stage.run_id, time.perf_counter() - started, stage.failed_steps
@@ -83,22 +91,21 @@ def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, tenants: list
 
     side_by_side = (compile_tenants and compile_selection is None and parallel_tenants > 1
                     and len(tenants) > 1)
-    stages: list[tuple[str, dg.AssetSelection, str | None]] = []
+    stages: list[tuple[str, str, dg.AssetSelection | None, str | None]] = []
     if refresh:
-        stages.append(("refresh", dg.AssetSelection.groups(*REFRESH_GROUPS), None))
+        stages.append(("refresh", REFRESH_JOB, None, None))
     if compile_tenants:
         sync_tenant_partitions(instance, tenants)
         if side_by_side:
-            stages += [(f"synthesize {t}", dg.AssetSelection.assets(*SYNTHESIS_ASSETS), t)
-                       for t in tenants]
+            stages += [(f"synthesize {t}", COMPILE_JOB,
+                        dg.AssetSelection.assets(*SYNTHESIS_ASSETS), t) for t in tenants]
         else:
-            selection = compile_selection or dg.AssetSelection.groups(*COMPILE_GROUPS)
-            stages += [(f"compile {t}", selection, t) for t in tenants]
+            stages += [(f"compile {t}", COMPILE_JOB, compile_selection, t) for t in tenants]
     results = []
-    for name, selection, partition in stages:
+    for name, job, selection, partition in stages:
         started = time.perf_counter()
         stage = _stage(name, started,
-                       _materialize(defs, selection, instance, log_level, partition))
+                       _execute(defs, job, selection, instance, log_level, partition))
         results.append(stage)
         if on_stage:
             on_stage(stage)

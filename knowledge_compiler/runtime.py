@@ -16,6 +16,9 @@ _DAGSTER_YAML = """\
 # Written by kc. Local instance of Knowledge Compiler.
 telemetry:
   enabled: false
+# The UI's first-visit pop-up (the community/newsletter "nux" dialog) stays closed.
+nux:
+  enabled: false
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180
@@ -42,6 +45,9 @@ def prepare(config: str | Path) -> Settings:
         from dagster_project.defs.automation.jobs import WAREHOUSE_CONCURRENCY_YAML
 
         yaml_path.write_text(_DAGSTER_YAML + WAREHOUSE_CONCURRENCY_YAML)
+    elif "\nnux:" not in "\n" + yaml_path.read_text():  # written before the setting existed
+        with yaml_path.open("a") as out:
+            out.write("nux:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     from settings.dbt_manifest import ensure_manifest
 

@@ -163,6 +163,18 @@ def run_ui_forever(config: str | Path, dagster_port: int = 3000, mlflow_port: in
     """`kc ui`: start both servers, print their addresses, stop both on Ctrl-C or SIGTERM.
     Returns 0 after Ctrl-C or SIGTERM; 1 when a server does not start or exits on its own (the
     message names its log); 130 when interrupted while starting."""
+    # A shell starts a background job (`kc ui &`) with SIGINT ignored, and Python keeps an
+    # ignored SIGINT: the children got it back, but this process sat through Ctrl-C (after
+    # `fg`) and `kill -INT`. Ctrl-C must stop kc ui however it was started.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return _run_ui(config, dagster_port, mlflow_port, host, out)
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+
+
+def _run_ui(config: str | Path, dagster_port: int, mlflow_port: int, host: str,
+            out: TextIO) -> int:
     from knowledge_compiler.runtime import prepare
 
     settings = prepare(config)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
@@ -22,8 +22,10 @@ from pydantic import (
 )
 
 from settings.routing_policy import RouteOverride, RoutingPolicy
+from settings.training import TrainingSettings
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 Route = Literal["volatile", "static", "excluded"]
 
 
@@ -177,43 +179,6 @@ class MLflowSettings(_Strict):
     experiment: str = "knowledge-compiler"
 
 
-class TrainingSettings(_Strict):
-    sft: dict[str, Any] = Field({}, description="training.sft.SFTSettings; `trainer` holds "
-                                                "trl SFTConfig fields")
-    grpo: dict[str, Any] | None = Field({}, description="training.grpo.GRPOSettings; null "
-                                                        "skips GRPO")
-    # The default budget keeps a compile of a repository of ~1,000 chunks near half an hour on
-    # 2 CPU cores with SmolLM2-135M (~75-130 training tokens/s a thread): ~50k tokens an epoch.
-    max_train_pairs: int | None = Field(600, ge=1, description="cap on QA pairs per tenant "
-                                        "(whole facts, seeded; null: all)")
-    rewrites_per_pair: float = Field(
-        0.0, ge=0, description="rewrites of the trained facts (study notes: entity-relation "
-        "texts and restatements) per question-answer pair; 1.0 mixes them 1:1 (by count)")
-    max_notes: int | None = Field(None, ge=0, description="cap on those rewrites (null: none)")
-    max_pairs_per_fact: int | None = Field(
-        3, ge=1, description="phrasings kept per fact (seeded): a token budget then buys "
-        "more facts instead of more repeats")
-    min_train_accuracy: float = Field(0.3, ge=0, le=1, description="asset check threshold")
-    max_adapter_mb: float = Field(50.0, gt=0)
-    parallel_tenants: int = Field(
-        1, ge=1, description="tenants trained and evaluated side by side, each in its own "
-        "process (`kc run`); 2 suits a 2-core machine with torch_threads 1")
-    torch_threads: int | None = Field(
-        None, ge=1, description="intra-op CPU threads for training and evaluation (null: "
-        "torch's default, every core). With tenants side by side (parallel_tenants), one each: "
-        "on a CPU shared with other work one thread beat two by 5x here")
-    synthesis: dict[str, Any] = Field(
-        {}, description="fields of training.synthesis.SynthesisConfig (paraphrases per fact, ...)")
-    teacher: dict[str, Any] | None = Field(
-        None, description="fields of training.synthesis.TeacherConfig; absent: offline generator")
-    reading: dict[str, Any] = Field(
-        {}, description="fields of training.reading.ReadingSettings: reading examples (the "
-        "fact's chunk among distractors) mixed into SFT")
-    natural: dict[str, Any] = Field(
-        {}, description="fields of training.synthesis.natural.NaturalQuestionConfig: questions "
-        "written by a model (the base, the teacher or a local model) as people ask them")
-
-
 class UserSettings(_Strict):
     groups: list[Identifier] = Field(min_length=1)
 
@@ -346,7 +311,8 @@ def _resolve(value: str, base: Path) -> Path:
 def _describe(error: dict) -> str:
     loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
     message = error["msg"]
-    if error["type"] == "string_pattern_mismatch":
+    if (error["type"] == "string_pattern_mismatch"
+            and error.get("ctx", {}).get("pattern") == IDENTIFIER_PATTERN):
         message = "expected a lower-case identifier (letters, digits, - and _)"
     elif error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see the README for the keys)"

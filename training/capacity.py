@@ -103,8 +103,9 @@ def adapter_trainable_params(settings: Settings) -> int | None:
     from training.config import sft_settings
 
     sft = sft_settings(settings)
-    return lora_trainable_parameters(base_dimensions(settings.model.base), sft.lora_r,
-                                     sft.layers_to_transform)
+    layers = sft.lora.layers_to_transform
+    return lora_trainable_parameters(base_dimensions(settings.model.base), sft.lora.r,
+                                     [layers] if isinstance(layers, int) else layers)
 
 
 def routing_vars(settings: Settings, as_of: datetime | None = None) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,14 @@ SFT_CHECKS = ("loss_decreased", "train_accuracy_above_threshold", "adapter_size_
 
 
 class MLflowLoss(TrainerCallback):
-    """Trainer logs (loss, learning rate, ...) to the active MLflow run."""
+    """Trainer logs (loss, learning rate, ...) to the active MLflow run, under `train/`: the
+    MLflow UI makes a chart section per name prefix, in name order, and the trainer's own
+    prefixes (`clip_ratio/`, `completions/`, often all-zero) would come before the evaluation's
+    `accuracy/` charts (`evaluation.promotion`)."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        numbers = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
+        numbers = {f"train/{k}": float(v) for k, v in (logs or {}).items()
+                   if isinstance(v, int | float)}
         if numbers:
             mlflow.log_metrics(numbers, step=state.global_step)
 
@@ -99,6 +103,7 @@ class AdapterJob:
     out: Path
     start_from: Path | None = None  # GRPO: the SFT adapter it starts from
     heldout: int = 0
+    passages: dict[str, str] = field(default_factory=dict)  # chunk id -> text: the teacher's
 
     def registered(self) -> dict | None:
         """What an earlier run with the same inputs registered (None: train now)."""
@@ -121,14 +126,25 @@ def adapter_job(con: duckdb.DuckDBPyConnection, settings: Settings, tenant: str,
     folder of `method` (sft or grpo: GRPO's folder follows the SFT adapter it starts from)."""
     model_id, base = base_for(settings)
     examples, notes = tenant_training_data(con, settings, tenant)
-    reading = reading_examples(examples, chunk_passages(con, tenant), reading_settings(settings))
+    passages = chunk_passages(con, tenant)
+    reading = reading_examples(examples, passages, reading_settings(settings))
     lin = lineage(con, tenant, settings.datasets_path / tenant, model_id, base, method, manifest)
     out = sft_run_dir(settings, tenant, training_rows_key(examples, notes), lin.base_model_hash)
     if method != "grpo":
-        return AdapterJob(tenant, model_id, base, examples, notes, reading, lin, out)
+        return AdapterJob(tenant, model_id, base, examples, notes, reading, lin, out,
+                          passages=passages)
     return AdapterJob(tenant, model_id, base, examples, notes, reading, lin,
                       grpo_run_dir(settings, tenant, out), start_from=out / "adapter",
                       heldout=len(heldout_pairs(con, tenant)))
+
+
+def run_tags(job: AdapterJob, stage: str) -> dict[str, str]:
+    """What the runs list filters on: the tenant, the stage, the base model and the data the
+    adapter learned from (the registered version carries the full lineage)."""
+    lin = job.lineage
+    return {"kc.stage": stage, "kc.tenant": job.tenant, "kc.base": job.model_id,
+            "kc.base_sha256": lin.base_model_hash, "kc.qa_dataset_sha256": lin.qa_dataset_sha256,
+            "kc.corpus_snapshot_hash": lin.corpus_snapshot_hash, "kc.git_sha": lin.git_sha}
 
 
 def _register(job: AdapterJob, run_id: str, adapter: Path) -> str:
@@ -149,13 +165,14 @@ def compile_sft(job: AdapterJob, settings: Settings,
     """LoRA SFT on the job's pairs, reading examples and notes (plus replay), logged to MLflow
     and registered as a new version of kc-<tenant>; with the figures of its three checks."""
     with mlflow.start_run(run_name=f"sft-{job.tenant}") as run:
-        mlflow.set_tags({"kc.stage": "sft", "kc.tenant": job.tenant, "kc.base": job.model_id})
+        mlflow.set_tags(run_tags(job, "sft"))
         registry.log_config({"sft": settings.training.sft, "pairs": len(job.examples),
                              "notes": len(job.notes), "reading": len(job.reading)}, "")
         with torch_threads(settings.training.torch_threads):
             result = train_sft(job.base, [*job.examples, *job.reading], job.notes,
                                settings=sft_settings(settings), out_dir=job.out,
-                               progress=progress, callbacks=[MLflowLoss()])
+                               progress=progress, callbacks=[MLflowLoss()],
+                               teacher_passages=job.passages)
         mlflow.log_metrics({"tokens_per_second": result.tokens_per_second,
                             "train_tokens": result.train_tokens,
                             "train_seconds": result.train_seconds,
@@ -175,21 +192,25 @@ def compile_sft(job: AdapterJob, settings: Settings,
         "model_version": job.version_name(version),
         "pairs": len(job.examples), "notes": len(job.notes), "reading_examples": len(job.reading),
         "replay_rows": result.n_replay, "train_tokens": result.train_tokens,
-        "train_accuracy": result.train_accuracy,
+        "train_accuracy": _round(result.train_accuracy, 3),
         "tokens_per_second": round(result.tokens_per_second, 1),
         "train_seconds": round(result.train_seconds, 1), "adapter_mb": round(adapter_mb, 2),
         "trainable_parameters": result.trainable_parameters, "cached": result.cached,
         "loss_first_last": losses[:1] + losses[-1:], "learning_curve": result.curve},
         checks={
             "loss_decreased": (result.cached or (len(losses) >= 2 and losses[-1] < losses[0]),
-                               {"first": losses[0] if losses else None,
-                                "last": losses[-1] if losses else None}),
+                               {"first": _round(losses[0] if losses else None, 4),
+                                "last": _round(losses[-1] if losses else None, 4)}),
             "train_accuracy_above_threshold": (
                 accuracy >= training.min_train_accuracy,
-                {"accuracy": accuracy, "threshold": training.min_train_accuracy}),
+                {"accuracy": round(accuracy, 3), "threshold": training.min_train_accuracy}),
             "adapter_size_under_limit": (adapter_mb <= training.max_adapter_mb,
-                                         {"adapter_mb": adapter_mb,
+                                         {"adapter_mb": round(adapter_mb, 2),
                                           "limit_mb": training.max_adapter_mb})})
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 # ---------------------------------------------------------------- GRPO
@@ -199,7 +220,7 @@ def compile_grpo(job: AdapterJob, settings: Settings,
     logged to MLflow and registered as a new version of kc-<tenant>. Returns its figures."""
     assert job.start_from is not None, "a GRPO job starts from an SFT adapter"
     with mlflow.start_run(run_name=f"grpo-{job.tenant}") as run:
-        mlflow.set_tags({"kc.stage": "grpo", "kc.tenant": job.tenant, "kc.base": job.model_id})
+        mlflow.set_tags(run_tags(job, "grpo"))
         registry.log_config({"grpo": settings.training.grpo}, "")
         # The abstentions of the reading examples teach GRPO to say "not in the documents".
         prompts = [*job.examples, *(r for r in job.reading if r.cited is None)]
@@ -217,5 +238,6 @@ def compile_grpo(job: AdapterJob, settings: Settings,
     return {"adapter_path": str(result.adapter_path), "mlflow_run_id": run.info.run_id,
             "model_version": job.version_name(version),
             "steps": result.steps, "seconds": round(result.seconds, 1),
-            "accuracy_before": result.accuracy_before, "accuracy_after": result.accuracy_after,
+            "accuracy_before": _round(result.accuracy_before, 3),
+            "accuracy_after": _round(result.accuracy_after, 3),
             "heldout_questions_available": job.heldout}

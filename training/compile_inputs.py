@@ -166,7 +166,7 @@ def sft_run_dir(settings: Any, tenant: str, rows_key: str, base_model_hash: str)
 
 
 def grpo_run_dir(settings: Any, tenant: str, sft_dir: Path) -> Path:
-    return run_dir(settings, tenant, "grpo", [sft_dir.name, settings.training.grpo])
+    return run_dir(settings, tenant, "grpo", [sft_dir.name, settings.training.model_dump()["grpo"]])
 
 
 def tenant_training_data(con: duckdb.DuckDBPyConnection, settings: Any,

@@ -1,6 +1,8 @@
 """kc.yaml's `training` section as the training library's own configs (dataclasses with their
-validation). `check` builds each of them once, so a bad key fails when a run starts, naming the
-file and the key, not hours later in the stage that reads it."""
+validation). kc.yaml's sections (`settings.training`) are typed at load time and hold only the
+keys given; the defaults and the checks of the values are the library's. `check` builds each
+cheap one once, so a bad value fails when a run starts, naming the file and the key, not hours
+later in the stage that reads it."""
 
 from __future__ import annotations
 
@@ -15,20 +17,20 @@ from training.synthesis.teacher import teacher_backend
 
 
 def synthesis_config(settings: Settings) -> SynthesisConfig:
-    return SynthesisConfig(**settings.training.synthesis)
+    return SynthesisConfig(**settings.training.synthesis.model_dump())
 
 
 def teacher_config(settings: Settings) -> TeacherConfig | None:
     teacher = settings.training.teacher
-    return TeacherConfig(**teacher) if teacher is not None else None
+    return TeacherConfig(**teacher.model_dump()) if teacher is not None else None
 
 
 def reading_settings(settings: Settings) -> ReadingSettings:
-    return ReadingSettings(**settings.training.reading)
+    return ReadingSettings(**settings.training.reading.model_dump())
 
 
 def natural_config(settings: Settings) -> NaturalQuestionConfig:
-    return NaturalQuestionConfig(**settings.training.natural)
+    return NaturalQuestionConfig(**settings.training.natural.model_dump())
 
 
 def natural_plan(settings: Settings) -> NaturalPlan | None:
@@ -66,22 +68,33 @@ def natural_plan(settings: Settings) -> NaturalPlan | None:
 def sft_settings(settings: Settings):  # -> training.sft.SFTSettings (imports trl: lazily)
     from training.sft import SFTSettings
 
-    return SFTSettings.from_dict(dict(settings.training.sft))
+    return SFTSettings.from_dict(settings.training.sft.model_dump())
 
 
 def grpo_settings(settings: Settings):  # -> training.grpo.GRPOSettings | None
     from training.grpo import GRPOSettings
 
     grpo = settings.training.grpo
-    return GRPOSettings.from_dict(dict(grpo)) if grpo is not None else None
+    return GRPOSettings.from_dict(grpo.model_dump()) if grpo is not None else None
+
+
+def lora_config(settings: Settings):  # -> peft.LoraConfig | None (imports peft: lazily)
+    """The adapter's LoraConfig when kc.yaml sets `training.sft.lora` (None: the defaults)."""
+    lora = settings.training.sft.lora
+    if lora is None:
+        return None
+    from training.lora import default_lora_config
+
+    return default_lora_config(**lora.model_dump())
 
 
 def check(settings: Settings) -> Settings:
-    """Build the sections that are cheap to build (not sft/grpo: they import trl); a bad key
-    or value raises ConfigError naming the file and the section."""
+    """Build the sections that are cheap to build (not sft/grpo: they import trl; but the LoRA
+    settings, with peft, when kc.yaml gives any); a bad key or value raises ConfigError naming
+    the file and the section."""
     sections: dict[str, Callable[[Settings], Any]] = {
         "synthesis": synthesis_config, "teacher": teacher_config, "reading": reading_settings,
-        "natural": natural_config}
+        "natural": natural_config, "sft.lora": lora_config}
     for key, build in sections.items():
         try:
             build(settings)

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 CHAMPION = "champion"
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+LOCAL_UI = "http://127.0.0.1:5000"  # `kc ui`'s MLflow server
 BASE_MODEL_NAME = "kc-base"
 LINEAGE_KEYS = ("corpus_snapshot_hash", "qa_dataset_sha256", "dbt_manifest_hash", "git_sha",
                 "base_model_id", "base_model_hash", "training_method", "tenant",
@@ -56,7 +58,20 @@ class Tracking:
             experiment_id = mlflow.create_experiment(self.experiment,
                                                      artifact_location=self.artifact_root)
         mlflow.set_experiment(experiment_id=experiment_id)
+        # The MLflow 3 UI opens an experiment of unknown kind on its GenAI traces ("No data");
+        # a training experiment's kind makes it open on its runs.
+        client = mlflow.MlflowClient()
+        if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         return experiment_id
+
+    def run_url(self, experiment_id: str, run_id: str, artifact: str = "") -> str:
+        """The run's page (or an artifact's, under ``artifact``) in the MLflow UI: the tracking
+        server itself when it is one, else the UI `kc ui` starts (port 5000)."""
+        base = (self.tracking_uri if self.tracking_uri.startswith(("http://", "https://"))
+                else LOCAL_UI)
+        page = f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        return f"{page}/artifacts/{artifact}" if artifact else page
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,7 @@ def project_git_sha(repo: Path | None = None) -> str:
 
 
 def log_config(config: object, prefix: str = "") -> None:
-    """Log a (nested) config dataclass or mapping as flat MLflow params."""
+    """Log a (nested) config dataclass, pydantic model or mapping as flat MLflow params."""
     import mlflow
 
     flat: dict[str, str] = {}
@@ -126,6 +141,8 @@ def log_config(config: object, prefix: str = "") -> None:
     def walk(value: object, key: str) -> None:
         if hasattr(value, "__dataclass_fields__"):
             value = asdict(value)  # type: ignore[arg-type]
+        elif hasattr(value, "model_dump"):  # a kc.yaml section (pydantic): the keys given
+            value = value.model_dump()
         if isinstance(value, Mapping):
             for k, v in value.items():
                 walk(v, f"{key}.{k}" if key else str(k))
@@ -204,6 +221,24 @@ def promote(name: str, version: str, *, reason: str) -> None:
     client = MlflowClient()
     client.set_registered_model_alias(name, CHAMPION, str(version))
     client.set_model_version_tag(name, str(version), "promotion_reason", reason)
+
+
+def record_gate(name: str, version: str, *, decision: str, reason: str,
+                champion: str | None) -> None:
+    """Write the promotion gate's verdict on the version it judged: tags (``gate_decision``:
+    promoted, rejected or kept; ``gate_reason``) and the description the registry UI shows
+    beside its promote button, so a rejected version says why it must not be promoted."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.set_model_version_tag(name, str(version), "gate_decision", decision)
+    client.set_model_version_tag(name, str(version), "gate_reason", reason)
+    lead = {"promoted": f"Promoted to @{CHAMPION} by the evaluation gate",
+            "kept": f"@{CHAMPION}, re-evaluated by the gate",
+            "rejected": f"REJECTED by the evaluation gate; do not promote (@{CHAMPION} "
+                        + (f"stays on version {champion})" if champion else "is unset)")
+            }[decision]
+    client.update_model_version(name, str(version), description=f"{lead}: {reason}")
 
 
 def version_with_tag(name: str, key: str, value: str) -> str | None:

@@ -23,13 +23,14 @@ def document_routes(con: duckdb.DuckDBPyConnection, tenant: str | None = None,
         params).fetchall()
 
 
-def capacity_budgets(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """Per tenant: static, volatile, overflowed and excluded documents, fact-bits used and the
-    capacity, and the retrieval and compile costs."""
+def capacity_budgets(con: duckdb.DuckDBPyConnection, tenant: str | None = None) -> list[tuple]:
+    """Per tenant (or only `tenant`): static, volatile, overflowed and excluded documents,
+    fact-bits used and the capacity, and the retrieval and compile costs."""
     return con.execute(
         "select tenant, static_documents, volatile_documents, overflowed_documents, "
         "excluded_documents, used_fact_bits, capacity_bits, retrieval_cost_usd, "
-        "compile_cost_usd from marts.capacity_budget order by tenant").fetchall()
+        "compile_cost_usd from marts.capacity_budget where ? is null or tenant = ? "
+        "order by tenant", [tenant, tenant]).fetchall()
 
 
 def qa_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, dict[str, int]],

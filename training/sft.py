@@ -14,7 +14,7 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,10 @@ from transformers import TrainerCallback, TrainerState
 from trl import SFTConfig
 
 from training.base_model import load_causal_lm, resolve_model_path
+from training.distill import OBJECTIVES, DistillSFTTrainer, attach_targets, cached_teacher_targets
 from training.generate import evaluate
 from training.generic import base_replay
+from training.lora import default_lora_config
 from training.prompting import as_qa, note_example, sft_example
 from training.trainers import (
     CheckpointMarker,
@@ -40,8 +42,6 @@ from training.trainers import (
     read_complete,
     write_complete,
 )
-
-LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def default_sft_config(**overrides: Any) -> SFTConfig:
@@ -65,23 +65,17 @@ def default_sft_config(**overrides: Any) -> SFTConfig:
 
 @dataclass
 class SFTSettings:
-    """trl's `SFTConfig` (not re-declared: every trainer argument lives there) plus LoRA/replay.
+    """trl's `SFTConfig` and peft's `LoraConfig` (not re-declared: every trainer and adapter
+    argument lives there) plus replay and the objective.
 
     Length-grouped sampling is `trainer.train_sampling_strategy="group_by_length"` (default).
     """
 
     trainer: SFTConfig = field(default_factory=default_sft_config, metadata={
         "help": "trl SFTConfig: epochs, learning rate, batch size, checkpoints, sampling, seed."})
-    lora_r: int = field(default=32, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (alpha / r)."})
-    lora_dropout: float = field(default=0.0, metadata={
-        "help": "LoRA dropout; 0 suits memorising facts."})
-    target_modules: str | list[str] = field(default="all-linear", metadata={
-        "help": "Modules given adapters: 'all-linear' (every linear layer but the output "
-                "embedding) or a list of module names."})
-    layers_to_transform: list[int] | None = field(default=None, metadata={
-        "help": "Decoder layers given adapters (None: all). Upper layers only make the backward "
-                "pass stop early: cheaper per token, at some cost in what the adapter holds."})
+    lora: LoraConfig = field(default_factory=default_lora_config, metadata={
+        "help": "peft LoraConfig: r, lora_alpha, lora_dropout, target_modules, "
+                "layers_to_transform, ... (`training.lora.default_lora_config`)."})
     replay_share: float = field(default=0.2, metadata={
         "help": "Share of the training rows drawn from the replay pool: the base's own answers "
                 "to generic instructions (against forgetting; at most the pool's size)."})
@@ -90,18 +84,26 @@ class SFTSettings:
                 "`SFTResult.curve`, logged as `curve_accuracy`); 0 skips it."})
     eval_questions: int = field(default=64, metadata={
         "help": "Training questions answered after training to report train accuracy (0: skip)."})
+    objective: str = field(default="sft", metadata={
+        "help": "'sft' (cross-entropy on the gold answer), 'distill' (KL to the base reading "
+                "the fact's chunk, `training.distill`) or 'both' (the sum)."})
+    distill_top_k: int = field(default=16, metadata={
+        "help": "Teacher probabilities kept per answer token."})
+    distill_weight: float = field(default=1.0, metadata={"help": "Weight of the KL term."})
 
     def __post_init__(self) -> None:
         if isinstance(self.trainer, dict):
             self.trainer = default_sft_config(**self.trainer)
-        if self.lora_r < 1 or self.lora_alpha < 1:
-            raise ValueError("lora_r and lora_alpha must be at least 1")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            raise ValueError("lora_dropout must be in [0, 1)")
+        if isinstance(self.lora, Mapping):
+            self.lora = default_lora_config(**self.lora)
         if not 0.0 <= self.replay_share < 1.0:
             raise ValueError("replay_share must be in [0, 1)")
         if self.eval_questions < 0:
             raise ValueError("eval_questions must not be negative")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+        if self.distill_top_k < 1 or self.distill_weight < 0:
+            raise ValueError("distill_top_k must be >= 1 and distill_weight >= 0")
         limit = self.trainer.save_total_limit
         if limit is not None and limit < 2:
             raise ValueError("trainer.save_total_limit must be at least 2 (or None): a run killed "
@@ -109,19 +111,9 @@ class SFTSettings:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SFTSettings:
-        """Settings from a plain mapping (kc.yaml); `trainer` holds `SFTConfig` fields."""
+        """Settings from a plain mapping (kc.yaml); `trainer` holds `SFTConfig` fields and
+        `lora` `LoraConfig` fields."""
         return cls(**values)
-
-    def lora_config(self) -> LoraConfig:
-        targets = self.target_modules
-        if self.layers_to_transform is not None and targets == "all-linear":
-            # peft takes layers only with named modules: the linear layers of a Llama block
-            # (SmolLM2, and the Llama-family bases); name them yourself for other families.
-            targets = list(LLAMA_LINEAR)
-        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha,
-                          lora_dropout=self.lora_dropout, target_modules=targets,
-                          layers_to_transform=self.layers_to_transform,
-                          bias="none", task_type="CAUSAL_LM")
 
 
 @dataclass
@@ -181,21 +173,29 @@ def build_sft_trainer(model: Any, tok: Any, rows: list[dict[str, Any]], settings
     # which GRPOConfig refuses on its own resolved fields.
     args = copy.copy(settings.trainer)
     args.output_dir = str(output_dir)
-    return quiet(ResumableSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                                   processing_class=tok, peft_config=settings.lora_config(),
-                                   callbacks=list(callbacks)))
+    kwargs: dict[str, Any] = {"model": model, "args": args, "processing_class": tok,
+                              "train_dataset": Dataset.from_list(rows),
+                              "peft_config": copy.deepcopy(settings.lora),  # peft fills it in
+                              "callbacks": list(callbacks)}
+    if settings.objective == "sft":
+        return quiet(ResumableSFTTrainer(**kwargs))
+    return quiet(DistillSFTTrainer(**kwargs, objective=settings.objective,
+                                   weight=settings.distill_weight))
 
 
 def train_sft(base_path: str | Path, examples: Iterable[Any], notes: Iterable[Any] = (),
               replay: Sequence[dict[str, Any]] | None = None,
               settings: SFTSettings | None = None, out_dir: str | Path = "kc-sft",
               resume: bool = True, progress: Progress | None = None,
-              callbacks: Sequence[TrainerCallback] = ()) -> SFTResult:
+              callbacks: Sequence[TrainerCallback] = (),
+              teacher_passages: Mapping[str, str] | None = None) -> SFTResult:
     """Train a LoRA adapter on `examples` (question-answer pairs) and `notes` (study text).
 
     Items with passages (`training.prompting.QA.passages`) are reading examples. `replay` rows
     (prompt/completion) default to the base's own answers to generic instructions.
-    `callbacks` are `transformers.TrainerCallback`s (e.g. MLflow logging). Writes
+    `callbacks` are `transformers.TrainerCallback`s (e.g. MLflow logging). With
+    `settings.objective` 'distill' or 'both', `teacher_passages` (chunk id -> passage) give
+    each closed-book example with a `chunk_id` its teacher (`training.distill`). Writes
     `out_dir/checkpoints/`, `out_dir/adapter/`, `out_dir/result.json` and a `COMPLETE` marker;
     with `resume`, a finished run is returned as is and a killed one continues from its newest
     complete checkpoint; without it, `out_dir` is cleared first.
@@ -208,11 +208,24 @@ def train_sft(base_path: str | Path, examples: Iterable[Any], notes: Iterable[An
     if done is not None:
         return _result_from_json(done)
     base = resolve_model_path(base_path, progress)
+    examples = list(examples)
+    chunks = [q.get("chunk_id") if isinstance(q, Mapping) else None for q in examples]
     examples = [as_qa(q) for q in examples]
     pool = base_replay(base) if replay is None else replay
     rows, n_replay = mix_rows(examples, list(notes), pool, settings.replay_share,
                               settings.trainer.seed)
     model, tok = load_causal_lm(base)
+    if settings.objective != "sft":
+        passages = teacher_passages or {}
+        taught = {i: (qa, passages[c])
+                  for i, (qa, c) in enumerate(zip(examples, chunks, strict=True))
+                  if not qa.passages and c is not None and c in passages}
+        if not taught:
+            raise ValueError(f"objective {settings.objective!r} needs closed-book examples "
+                             "with a chunk_id found in teacher_passages")
+        targets = cached_teacher_targets(out.parent / "teacher-cache", str(base), model, tok,
+                                         list(taught.values()), settings.distill_top_k)
+        rows = attach_targets(rows, dict(zip(taught, targets, strict=True)))
     ckpt_dir = out / "checkpoints"
     resume_from = last_complete_checkpoint(ckpt_dir) if resume else None
     history = History(progress, "sft")

@@ -74,7 +74,7 @@ def test_arms_full_context_fits_and_flags_truncation(base_bundle: AnsweringModel
 def test_arms_full_context_truncates_a_large_tenant(base_bundle: AnsweringModel,
                                                     tmp_path: pytest.TempPathFactory) -> None:
     from retrieval import HashingEmbedder
-    from tests.evaluation.conftest import chunk
+    from tests.answering.fixtures import chunk
 
     big = ChunkIndex(tmp_path / "big", embedder=HashingEmbedder(dim=64))
     big.sync([chunk(f"b{i}", f"document {i} says the code of item {i} is zx-{i}b. " * 3)

@@ -65,6 +65,17 @@ def test_compile_stage_trains_registers_and_is_idempotent(project):
         assert registry.missing_lineage(tags) == [], tags
         assert tags["tenant"] == "eng"
     assert registry.version_tags(name, "2")["training_method"] == "grpo"
+    # The gate's verdict is on the candidate; the runs carry what they trained on.
+    candidate = registry.version_tags(name, "2")
+    assert candidate["gate_decision"] == ("promoted" if checks["promotion_gate"] else "rejected")
+    assert candidate["gate_reason"] == gate_reason(compile_run)
+    run = mlflow.get_run(mlflow.MlflowClient().get_model_version(name, "2").run_id)
+    assert {k: run.data.tags[k] for k in ("kc.stage", "kc.tenant", "kc.qa_dataset_sha256")} == {
+        "kc.stage": "grpo", "kc.tenant": "eng", "kc.qa_dataset_sha256": tags["qa_dataset_sha256"]}
+    assert any(k.startswith("accuracy/heldout_synthetic/") for k in run.data.metrics)
+    assert report.metadata["report_url"].value.startswith(
+        f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}/")
+    assert {e.partition for e in compile_run.get_asset_check_evaluations()} == {"eng"}
     assert registry.lineage_document_ids(name, "1")  # the repo's static documents
     # The base is registered once, on the first try (it once failed and waited for a retry).
     assert registry.version_with_tag(registry.BASE_MODEL_NAME, "training_method", "base") == "1"
@@ -84,3 +95,9 @@ def test_compile_stage_trains_registers_and_is_idempotent(project):
     assert len(versions) == 2  # unchanged inputs: nothing retrained or registered
     assert len(MlflowClient().search_model_versions(
         f"name = '{registry.BASE_MODEL_NAME}'")) == 1
+
+
+def gate_reason(result: dg.ExecuteInProcessResult) -> str:
+    gate = next(e for e in result.get_asset_check_evaluations()
+                if e.asset_check_key.name == "promotion_gate")
+    return gate.metadata["decision"].value

@@ -201,3 +201,21 @@ def test_run_ui_forever_reports_a_server_that_does_not_start(monkeypatch, settin
     assert ui.run_ui_forever(settings.config_path, out=out) == 1
     assert out.getvalue().endswith("kc ui: dagster exited with code 1 while starting; "
                                    "ui-dagster.log ends with: x\n")
+
+
+def test_run_ui_forever_stops_on_sigint_when_started_with_it_ignored(tmp_path, monkeypatch,
+                                                                      settings):
+    """`kc ui &` inherits SIGINT ignored from the shell; Ctrl-C (after `fg`) must still stop it."""
+    servers = [spawn(tmp_path, name, "import time; time.sleep(60)")
+               for name in ("dagster", "mlflow")]
+    monkeypatch.setattr(ui, "start_ui", lambda *args, **kwargs: ui.UiProcesses(*servers))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        out = io.StringIO()
+        assert ui.run_ui_forever(settings.config_path, out=out) == 0
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert "stopping both servers" in out.getvalue()
+    assert all(pgid_members(s.pgid) == [] for s in servers)

@@ -52,6 +52,9 @@ def test_kc_home_environment_wins(tmp_path, monkeypatch):
     assert settings.warehouse_path == tmp_path / "elsewhere" / "warehouse.duckdb"
 
 
+ONE_SOURCE = "sources:\n  - {name: a, type: documents, path: x, tenant: t, acl_groups: [g]}\n"
+
+
 @pytest.mark.parametrize(("body", "message"), [
     ("sources: []", "sources: List should have at least 1 item"),
     ("sources:\n  - {name: a, type: documents, path: x, acl_groups: [g]}",
@@ -70,6 +73,17 @@ def test_kc_home_environment_wins(tmp_path, monkeypatch):
      "  - {name: a, type: documents, path: y, tenant: t, acl_groups: [g]}",
      "duplicate source names: a"),
     ("sources: [", "not valid YAML"),
+    (ONE_SOURCE + "training: {synthesis: {paraphrases: 6}}",
+     "training.synthesis.paraphrases: unknown key"),
+    (ONE_SOURCE + "training: {reading: {share: lots}}",
+     "training.reading.share: Input should be a valid number"),
+    (ONE_SOURCE + "training: {sft: {lora: {r: eight}}}",
+     "training.sft.lora.r: Input should be a valid integer"),
+    (ONE_SOURCE + "training: {sft: {lora_r: 8, layers_to_transform: [1]}}",
+     "training.sft: Value error, LoRA keys moved under `lora:` (peft's LoraConfig names): "
+     "lora_r -> lora.r, layers_to_transform -> lora.layers_to_transform"),
+    (ONE_SOURCE + "training: {teacher: {api_key_env: sk-123}}",
+     "training.teacher.api_key_env: String should match pattern"),
 ])
 def test_bad_config_names_file_key_and_expectation(tmp_path, body, message):
     path = _write(tmp_path, body)
@@ -102,8 +116,54 @@ def test_adapter_trainable_params_follow_the_base_and_the_lora_settings(tmp_path
     config.write_text(SOURCE + "\n")
     # SmolLM2-135M: 30 layers x r x 10,176 (q/o 576+576, k/v 576+192, gate/up/down 576+1536)
     assert routing_vars(load_settings(config))["adapter_trainable_params"] == 30 * 32 * 10_176
-    config.write_text(SOURCE + "\ntraining: {sft: {lora_r: 8, "
-                      "layers_to_transform: [27, 28, 29]}}\n")
+    config.write_text(SOURCE + "\ntraining: {sft: {lora: {r: 8, "
+                      "layers_to_transform: [27, 28, 29]}}}\n")
     assert routing_vars(load_settings(config))["adapter_trainable_params"] == 3 * 8 * 10_176
     config.write_text(SOURCE + "\npolicy: {adapter_trainable_params: 1000}\n")
     assert routing_vars(load_settings(config))["adapter_trainable_params"] == 1000
+
+
+@pytest.mark.parametrize(("training", "message"), [
+    ("{synthesis: {paraphrases_per_fact: 2}}",
+     "training.synthesis: invalid SynthesisConfig: paraphrases_per_fact must be at least 5"),
+    ("{reading: {share: 2.0}}", "training.reading: share and absent_share must be in [0, 1]"),
+    ("{sft: {lora: {lora_dropout: 1.5}}}", "training.sft.lora: lora.lora_dropout must be in"),
+    ("{sft: {lora: {lora_alph: 16}}}", "training.sft.lora: "),  # any other key: peft's check
+])
+def test_training_values_are_checked_by_the_library_when_a_run_starts(tmp_path, training,
+                                                                      message) -> None:
+    from training.config import check
+
+    path = _write(tmp_path, SOURCE + f"\ntraining: {training}\n")
+    with pytest.raises(ConfigError) as info:
+        check(load_settings(path))
+    assert str(info.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(info.value)
+
+
+def test_training_sections_hold_the_library_fields_and_only_the_keys_given(tmp_path) -> None:
+    """Each kc.yaml section lists its library class's fields (defaults stay the library's:
+    a key left out is not passed on)."""
+    import dataclasses
+
+    from settings import training as sections
+    from training.config import sft_settings
+    from training.grpo import GRPOSettings
+    from training.reading import ReadingSettings
+    from training.sft import SFTSettings
+    from training.synthesis import NaturalQuestionConfig, SynthesisConfig, TeacherConfig
+
+    pairs = [(sections.SynthesisSection, SynthesisConfig), (sections.TeacherSection,
+             TeacherConfig), (sections.ReadingSection, ReadingSettings),
+             (sections.NaturalSection, NaturalQuestionConfig), (sections.SFTSection, SFTSettings),
+             (sections.GRPOSection, GRPOSettings)]
+    for section, library in pairs:
+        assert set(section.model_fields) == {f.name for f in dataclasses.fields(library)}, library
+    settings = load_settings(_write(tmp_path, SOURCE + "\ntraining: {sft: {replay_share: 0.1, "
+                                    "lora: {r: 8, use_rslora: true}}}\n"))
+    assert settings.training.model_dump()["sft"] == {"replay_share": 0.1,
+                                                     "lora": {"r": 8, "use_rslora": True}}
+    assert settings.training.model_dump()["synthesis"] == {}
+    sft = sft_settings(settings)
+    assert (sft.lora.r, sft.lora.lora_alpha, sft.lora.use_rslora) == (8, 32, True)
+    assert sft.eval_questions == SFTSettings().eval_questions

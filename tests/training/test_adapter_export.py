@@ -11,7 +11,8 @@ from pathlib import Path
 from safetensors import safe_open
 
 from tests.training.test_base_support import one_cpu_thread, tiny_base  # noqa: F401
-from training.sft import LLAMA_LINEAR, SFTSettings
+from training.lora import LLAMA_LINEAR
+from training.sft import SFTSettings
 
 # The LoRA target modules vLLM supports for Llama-family models (its LlamaForCausalLM
 # packed_modules_mapping and supported modules: qkv_proj, o_proj, gate_up_proj, down_proj, whose
@@ -28,7 +29,7 @@ def _export(tmp_path: Path, settings: SFTSettings) -> Path:
 
     model, _ = load_causal_lm(tiny_base())
     out = tmp_path / "adapter"
-    get_peft_model(model, settings.lora_config()).save_pretrained(out)
+    get_peft_model(model, settings.lora).save_pretrained(out)
     return out
 
 
@@ -52,7 +53,7 @@ def test_adapter_folder_is_what_multi_lora_servers_load(tmp_path: Path) -> None:
 
 
 def test_upper_layer_adapter_names_its_layers(tmp_path: Path) -> None:
-    out = _export(tmp_path, SFTSettings(layers_to_transform=[1]))
+    out = _export(tmp_path, SFTSettings.from_dict({"lora": {"layers_to_transform": [1]}}))
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["layers_to_transform"] == [1]
     with safe_open(str(out / "adapter_model.safetensors"), "pt") as f:

@@ -18,6 +18,7 @@ from tests.training.test_base_support import (  # noqa: F401
 )
 from training.base_model import load_causal_lm
 from training.generic import REPLAY_INSTRUCTIONS, base_replay
+from training.lora import LLAMA_LINEAR
 from training.prompting import as_qa
 from training.sft import SFTSettings, build_sft_trainer, default_sft_config, mix_rows, train_sft
 from training.trainers import CHECKPOINT_MARKER, COMPLETE_MARKER
@@ -144,13 +145,16 @@ def test_sft_settings_validation() -> None:
         SFTSettings(trainer=default_sft_config(save_total_limit=1))
     with pytest.raises(ValueError, match="replay_share"):
         SFTSettings(replay_share=1.0)
-    from_yaml = SFTSettings.from_dict({"lora_r": 8, "trainer": {"num_train_epochs": 5}})
-    assert from_yaml.lora_r == 8 and from_yaml.trainer.num_train_epochs == 5
+    with pytest.raises(ValueError, match="lora_dropout"):
+        SFTSettings.from_dict({"lora": {"lora_dropout": 1.0}})
+    from_yaml = SFTSettings.from_dict({"lora": {"r": 8}, "trainer": {"num_train_epochs": 5}})
+    assert from_yaml.lora.r == 8 and from_yaml.trainer.num_train_epochs == 5
     assert from_yaml.trainer.train_sampling_strategy == "group_by_length"
     assert from_yaml.trainer.activation_checkpointing is False
-    assert from_yaml.lora_config().target_modules == "all-linear"
-    upper = SFTSettings(layers_to_transform=[28, 29]).lora_config()
+    assert from_yaml.lora.target_modules == "all-linear" and from_yaml.lora.lora_alpha == 32
+    upper = SFTSettings.from_dict({"lora": {"layers_to_transform": [28, 29]}}).lora
     assert upper.layers_to_transform == [28, 29] and upper.r == 32
+    assert upper.target_modules == set(LLAMA_LINEAR)  # peft takes layers with named modules
 
 
 def test_sft_replay_share_is_exact() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.defs.automation.retries import NETWORK_RETRY
-from dagster_project.defs.training.partitions import TENANTS
+from dagster_project.defs.training.partitions import TENANTS, tenant_check
 from dagster_project.defs.training.resources import QAGenerator
 from dagster_project.resources import KCSettings, Warehouse
 from training.config import natural_config, natural_plan, synthesis_config
@@ -16,9 +16,8 @@ from training.synthesis import synthesis_checks, synthesize_tenant
           retry_policy=NETWORK_RETRY,  # a configured teacher LLM is reached over HTTP
           deps=[dg.AssetKey(["marts", "chunks_for_training"]),
                 dg.AssetKey(["marts", "chunks_for_index"])],
-          check_specs=[dg.AssetCheckSpec("drop_rate_under_threshold", asset="qa_dataset",
-                                         blocking=True),
-                       dg.AssetCheckSpec("natural_question_yield", asset="qa_dataset")])
+          check_specs=[tenant_check("drop_rate_under_threshold", "qa_dataset", blocking=True),
+                       tenant_check("natural_question_yield", "qa_dataset")])
 def qa_dataset(context: dg.AssetExecutionContext, kc_settings: KCSettings, warehouse: Warehouse,
                qa_generator: QAGenerator):
     """Synthesize QA pairs and study notes from the tenant's static chunks (cached per chunk),

@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_project.defs.automation.retries import TRAINING_RETRY
 from dagster_project.defs.training.assets import qa_dataset
 from dagster_project.defs.training.mlflow_resource import MLflowTracking
-from dagster_project.defs.training.partitions import TENANTS
+from dagster_project.defs.training.partitions import TENANTS, tenant_check
 from dagster_project.resources import KCSettings, Warehouse
 from settings.dbt_manifest import MANIFEST
 from training.compile import SFT_CHECKS, adapter_job, compile_base, compile_grpo, compile_sft
@@ -43,9 +43,9 @@ def base_model(context: dg.AssetExecutionContext, kc_settings: KCSettings,
 
 @dg.asset(partitions_def=TENANTS, group_name="training", retry_policy=TRAINING_RETRY,
           deps=[base_model, qa_dataset], kinds={"pytorch", "mlflow"},
-          check_specs=[dg.AssetCheckSpec("loss_decreased", asset="sft_adapter", blocking=True),
-                       dg.AssetCheckSpec("train_accuracy_above_threshold", asset="sft_adapter"),
-                       dg.AssetCheckSpec("adapter_size_under_limit", asset="sft_adapter")])
+          check_specs=[tenant_check("loss_decreased", "sft_adapter", blocking=True),
+                       tenant_check("train_accuracy_above_threshold", "sft_adapter"),
+                       tenant_check("adapter_size_under_limit", "sft_adapter")])
 def sft_adapter(context: dg.AssetExecutionContext, kc_settings: KCSettings,
                 warehouse: Warehouse, mlflow_tracking: MLflowTracking):
     """LoRA SFT on the tenant's QA pairs, reading examples and notes (plus replay), registered

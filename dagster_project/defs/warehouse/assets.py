@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,38 @@ def build_args(dbt_vars: Mapping[str, Any], state_dir: Path,
 
 
 UNIT_TESTS_PASSED = "unit_tests_passed"
+ROUTES_KEY = dg.AssetKey(["marts", "document_routes"])
+
+
+def _is_output_of(event: Any, key: dg.AssetKey) -> bool:
+    # dbt names an output after its asset; the asset's test results carry the same asset key,
+    # so a match on the key alone (or a substring of it) takes a test result for the model.
+    return isinstance(event, dg.Output) and event.output_name == key.to_python_identifier()
+
+
+def routes_last(events: Iterable[Any], route_metadata: Callable[[], dict[str, Any]],
+                key: dg.AssetKey = ROUTES_KEY) -> Iterator[Any]:
+    """dbt's events, with model `key`'s output, and every event after it, held to the end.
+
+    dbt runs as a subprocess holding the DuckDB file: the route counts can be read only after
+    it exits, so that model's materialization waits for them (`route_metadata`). The events
+    that follow it wait too, in their order: Dagster takes a multi-asset's outputs in
+    dependency order only, and a check result after the materialization it checks. When the
+    build fails, the held events still go out (without the counts), so a failed test shows."""
+    held: list[Any] = []
+    try:
+        for event in events:
+            if held or _is_output_of(event, key):
+                held.append(event)
+            else:
+                yield event
+    except Exception:
+        yield from held
+        raise
+    for event in held:
+        if _is_output_of(event, key):
+            event = event.with_metadata({**event.metadata, **route_metadata()})
+        yield event
 
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT,
@@ -83,21 +115,10 @@ def routing_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     # folder per run re-parsed the whole project each time, seconds of every refresh).
     state_dir = settings.kc_home / "dbt"
     args, fingerprint = build_args(dbt_vars, state_dir)
-    held = None
-    # dbt runs as a subprocess holding the DuckDB file: read the route counts only after it
-    # exits, and attach them to the document_routes materialization then.
     invocation = dbt.cli(args, context=context, target_path=state_dir / "target")
-    for event in invocation.stream():
-        key = getattr(event, "asset_key", None) or getattr(event, "output_name", None)
-        if key is not None and "document_routes" in str(key):
-            held = event
-            continue
-        yield event
-    if held is not None:
-        counts = route_counts(warehouse)
-        yield held.with_metadata({**(held.metadata or {}),
-                                  "routes_per_tenant": dg.MetadataValue.json(counts),
-                                  "policy": dg.MetadataValue.json(dbt_vars)})
+    yield from routes_last(invocation.stream(), lambda: {
+        "routes_per_tenant": dg.MetadataValue.json(route_counts(warehouse)),
+        "policy": dg.MetadataValue.json(dbt_vars)})
     # stream() raised if any node failed: every unit test ran and passed, unless this run
     # built a subset of the models (then only theirs ran).
     whole = context.selected_asset_keys == context.assets_def.keys

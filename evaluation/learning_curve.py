@@ -1,0 +1,193 @@
+"""Hand-written closed-book accuracy against synthetic training tokens, per way of teaching.
+
+For one tenant of a finished run (its warehouse and base), each point trains a fresh adapter on
+the first facts of the budget order (`training.synthesis.natural.fact_order`) until its
+synthetic tokens reach `ratio` x the tenant's source tokens, then answers the tenant's
+hand-written static questions closed-book. Methods:
+
+- ``template``: the generator's template questions (up to `max_per_fact` per fact);
+- ``natural``: model-written questions first, templates after (only where the run wrote any);
+- ``rewrites``: template questions plus as many rewrites (study notes) of the same facts, 1:1;
+- ``distill``: template questions with the context-distillation objective (`both`).
+
+Synthetic tokens count what the data says (question, answer, note text), not the chat
+scaffolding around it; `train_tokens` is what the trainer saw (scaffolding, replay, epochs).
+Rows are written to `$KC_HOME/learning_curve/<tenant>.json`, which the tenant's report plots.
+
+    python -m evaluation.learning_curve --config examples/northwind/kc.yaml --tenant finance \\
+        --ratios 1 3 10 --methods template rewrites distill
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+METHODS = ("template", "natural", "rewrites", "distill")
+
+log = logging.getLogger(__name__)
+
+
+def curve_path(kc_home: Path, tenant: str) -> Path:
+    return Path(kc_home) / "learning_curve" / f"{tenant}.json"
+
+
+def measured_curve(kc_home: Path, tenant: str) -> list[dict[str, Any]]:
+    """The tenant's measured points (the report plots them); [] before any."""
+    path = curve_path(kc_home, tenant)
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def source_tokens(con: duckdb.DuckDBPyConnection, tenant: str, tokenizer: Any) -> int:
+    texts = [t for (t,) in con.execute("select text from marts.chunks_for_training where "
+                                       "tenant = ?", [tenant]).fetchall()]
+    return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
+
+
+def budget_rows(con: duckdb.DuckDBPyConnection, tenant: str, method: str, budget: int,
+                tokenizer: Any, max_per_fact: int = 3, seed: int = 0
+                ) -> tuple[list[dict], list[str], int]:
+    """(pairs, notes, synthetic tokens): whole facts in budget order until `budget` tokens."""
+    from training.synthesis.natural import fact_order
+
+    pairs: dict[str, list[dict]] = {}
+    for fact, question, answer, chunk, family in con.execute(
+            "select fact_id, question, answer, chunk_id, family from qa.pairs where tenant = ? "
+            "and split = 'train' and not superseded order by pair_id", [tenant]).fetchall():
+        written = family.startswith("natural")
+        if written and method != "natural":
+            continue
+        pairs.setdefault(fact, []).append({"question": question, "answer": answer,
+                                           "chunk_id": chunk, "fact_id": fact,
+                                           "written": written})
+    notes: dict[str, list[str]] = {}
+    for fact, text in con.execute("select fact_id, text from qa.notes where tenant = ? "
+                                  "order by note_id", [tenant]).fetchall():
+        notes.setdefault(fact, []).append(text)
+
+    def tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    chosen, chosen_notes, used = [], [], 0
+    for fact in fact_order(list(pairs), seed):
+        group = sorted(pairs[fact], key=lambda p: not p["written"])[:max_per_fact]
+        extra = notes.get(fact, [])[:len(group)] if method == "rewrites" else []
+        cost = sum(tokens(p["question"]) + tokens(p["answer"]) for p in group) + \
+            sum(tokens(n) for n in extra)
+        if used + cost > budget and chosen:
+            break
+        chosen += [{k: v for k, v in p.items() if k != "written"} for p in group]
+        chosen_notes += extra
+        used += cost
+    return chosen, chosen_notes, used
+
+
+def curve_point(settings: Any, tenant: str, method: str, ratio: float, out_dir: Path,
+                questions: Sequence[Any], sft: Any) -> dict[str, Any]:
+    """Train one adapter and answer the hand-written static questions closed-book."""
+    from answering import AnsweringModel, answer_questions
+    from ingestion.warehouse import connect
+    from training.answers import exact_match, normalize_answer, short_answer_contains
+    from training.base_model import load_causal_lm
+    from training.compile_inputs import base_for, chunk_passages
+    from training.sft import train_sft
+
+    _, base = base_for(settings)
+    _, tok = load_causal_lm(base)
+    with connect(settings.warehouse_path, read_only=True) as con:
+        src = source_tokens(con, tenant, tok)
+        pairs, notes, synthetic = budget_rows(con, tenant, method, round(ratio * src), tok,
+                                              settings.training.max_pairs_per_fact or 3)
+        passages = chunk_passages(con, tenant)
+    started = time.monotonic()
+    run_sft = replace(sft, objective="both" if method == "distill" else sft.objective,
+                      eval_questions=0)
+    result = train_sft(base, pairs, notes, settings=run_sft,
+                       out_dir=out_dir / f"{method}-x{ratio:g}", teacher_passages=passages)
+    bundle = AnsweringModel.load(base, result.adapter_path, name=f"{method}-x{ratio:g}")
+    answers = answer_questions([q.question for q in questions], "compiled", bundle)
+    wall = time.monotonic() - started
+    em = [exact_match(a.text, q.answers) for q, a in zip(questions, answers, strict=True)]
+    inside = [short_answer_contains(a.text, q.answers) for q, a in zip(questions, answers,
+                                                                        strict=True)]
+    n = max(len(questions), 1)
+    # The questions about facts this point trained on: the wording gap, apart from coverage.
+    taught = {normalize_answer(p["answer"]) for p in pairs}
+    about = [i for i, q in enumerate(questions)
+             if any(normalize_answer(g) in taught for g in q.answers)]
+    return {"method": method, "tokens_per_source_token": round(synthetic / max(src, 1), 2),
+            "ratio_asked": ratio, "synthetic_tokens": synthetic, "source_tokens": src,
+            "pairs": len(pairs), "notes": len(notes),
+            "facts": len({p["fact_id"] for p in pairs}),
+            "handwritten_static": round(sum(em) / n, 3),
+            "handwritten_static_contained": round(sum(inside) / n, 3), "questions": len(questions),
+            "trained_questions": len(about),
+            "trained_static": round(sum(em[i] for i in about) / max(len(about), 1), 3),
+            "trained_static_contained": round(sum(inside[i] for i in about) /
+                                              max(len(about), 1), 3),
+            "train_tokens": result.train_tokens, "wall_s": round(wall, 1)}
+
+
+def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequence[float],
+              out: Path | None = None) -> list[dict[str, Any]]:
+    """Every (method, ratio) point, appended to `out` as it is measured (a rerun skips the
+    points already there)."""
+    from evaluation.question_sets import handwritten_sets, source_roots
+    from ingestion.warehouse import connect
+    from training.config import sft_settings
+
+    out = out or curve_path(settings.kc_home, tenant)
+    rows = json.loads(out.read_text()) if out.exists() else []
+    done = {(r["method"], r["ratio_asked"]) for r in rows}
+    with connect(settings.warehouse_path, read_only=True) as con:
+        questions = handwritten_sets(con, settings.resolve_path(settings.evaluation.questions_file),
+                                     source_roots(settings), [tenant])["handwritten_static"]
+        has_natural = con.execute("select count(*) from qa.pairs where tenant = ? and family "
+                                  "like 'natural%'", [tenant]).fetchone()[0] > 0
+    sft = sft_settings(settings)
+    for method in methods:
+        if method == "natural" and not has_natural:
+            log.warning("learning curve %s: no model-written questions in this run; skipping "
+                        "'natural' (turn on training.natural)", tenant)
+            continue
+        for ratio in ratios:
+            if (method, ratio) in done:
+                continue
+            row = curve_point(settings, tenant, method, ratio, out.parent / "runs" / tenant,
+                              questions, sft)
+            rows.append(row)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(rows, indent=1))
+            log.info("learning curve %s: %s", tenant, json.dumps(row))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from settings.config import load_settings
+    from settings.offline import apply_offline_defaults
+
+    apply_offline_defaults()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(prog="python -m evaluation.learning_curve",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="kc.yaml")
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--methods", nargs="+", default=["template", "rewrites", "distill"],
+                        choices=METHODS)
+    parser.add_argument("--ratios", nargs="+", type=float, default=[1.0, 3.0, 10.0])
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    run_curve(settings, args.tenant, args.methods, args.ratios)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

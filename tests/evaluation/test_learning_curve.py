@@ -1,0 +1,51 @@
+"""The learning curve's budget: whole facts in budget order, until the synthetic tokens reach it;
+rewrites beside the same facts; model-written questions only for the `natural` method."""
+
+from __future__ import annotations
+
+import duckdb
+
+from evaluation.learning_curve import budget_rows, measured_curve
+
+
+class WordTokenizer:
+    """One token per word: budgets become easy to count by hand."""
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
+        return {"input_ids": text.split()}
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("create schema qa")
+    con.execute("create table qa.pairs (pair_id varchar, fact_id varchar, tenant varchar, "
+                "split varchar, question varchar, answer varchar, superseded boolean, "
+                "chunk_id varchar, family varchar)")
+    con.execute("create table qa.notes (note_id varchar, fact_id varchar, tenant varchar, "
+                "text varchar)")
+    rows = []
+    for f in range(6):
+        rows += [(f"p{f}a", f"f{f}", "t", "train", "what is the port", "8443", False, "c", "tpl"),
+                 (f"p{f}b", f"f{f}", "t", "train", "which port then", "8443", False, "c", "tpl"),
+                 (f"p{f}c", f"f{f}", "t", "train", "where do I connect", "8443", False, "c",
+                  "natural_howto")]
+    con.executemany("insert into qa.pairs values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("insert into qa.notes values (?, ?, 't', ?)",
+                    [(f"n{f}", f"f{f}", "the port is 8443") for f in range(6)])
+    return con
+
+
+def test_budget_takes_whole_facts_until_the_synthetic_tokens_reach_it() -> None:
+    con, tok = _warehouse(), WordTokenizer()
+    pairs, notes, used = budget_rows(con, "t", "template", 20, tok)
+    assert (len(pairs), notes, used) == (4, [], 18)  # 2 facts x (5 + 4 words); a 3rd: 27
+    assert len({p["fact_id"] for p in pairs}) == 2
+    natural, _, _ = budget_rows(con, "t", "natural", 20, tok, max_per_fact=2)
+    assert [p["question"] for p in natural][:1] == ["where do I connect"]
+    with_notes, notes, used = budget_rows(con, "t", "rewrites", 20, tok)
+    assert len(notes) == 1 and len(with_notes) == 2 and used == 13  # 1 fact: 9 + 4 words
+    assert budget_rows(con, "t", "template", 1, tok)[0]  # one fact even past a tiny budget
+
+
+def test_no_curve_before_it_is_measured(tmp_path) -> None:
+    assert measured_curve(tmp_path, "finance") == []
