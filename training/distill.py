@@ -178,8 +178,9 @@ class DistillSFTTrainer(ResumableSFTTrainer):
         outputs = model(**inputs)
         loss, parts = distill_loss(outputs.logits, labels, teacher_ids.to(labels.device),
                                    teacher_probs.to(labels.device), self.objective, self.weight)
-        if model.training:
+        if model.training:  # trl's own loss counts the tokens; this one must too
             self._last_parts = parts
+            self._total_train_tokens += int(inputs["attention_mask"].sum())
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:

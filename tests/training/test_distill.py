@@ -71,6 +71,7 @@ def test_distillation_trains_with_every_taught_row_aligned(tmp_path: Path) -> No
     finally:
         distill.DistillCollator.__call__ = original
     assert result.global_step == 2 and (result.adapter_path / "adapter_config.json").exists()
+    assert result.train_tokens > 0 and result.tokens_per_second > 0
     assert seen[-1] == (6, 0)  # every closed-book row got its teacher, none misaligned
     assert list((tmp_path / "teacher-cache").glob("teacher-top4-*.json"))
     with pytest.raises(ValueError, match="chunk_id"):
