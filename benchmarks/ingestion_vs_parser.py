@@ -57,9 +57,8 @@ def _raw_partition(fmt: str, data: bytes) -> int:
 def bench_formats(corpus: Path, work: Path, repeat: int) -> list[dict]:
     from ingestion import offline_nlp
     from ingestion.config import IngestionConfig, SourceSpec
-    from ingestion.parsing import ParserWorker
+    from ingestion.parsing import ParserWorker, run_selfcheck
     from ingestion.pipeline import ingest_source
-    from ingestion.parsing import run_selfcheck
     from ingestion.warehouse import connect
 
     offline_nlp.install()

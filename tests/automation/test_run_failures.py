@@ -11,14 +11,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from dagster_project.defs.automation.sensors import failure_for_run, record_run_failures
+from dagster_project.resources import Warehouse
 from ingestion.run_failures import (
     FALLBACK_FILE,
     RunFailure,
     recent_failures,
     record_failure,
 )
-from dagster_project.defs.automation.sensors import failure_for_run, record_run_failures
-from dagster_project.resources import Warehouse
 from ingestion.warehouse import WarehouseLocked, connect
 
 

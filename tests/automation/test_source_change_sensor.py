@@ -7,6 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from dagster_project.defs.automation.sensors import SourceWatch, source_change_sensor
+from dagster_project.resources import KCSettings
+from ingestion.config import IngestionConfig, SourceSpec
 from ingestion.fingerprints import (
     Fingerprint,
     changed_sources,
@@ -15,9 +18,6 @@ from ingestion.fingerprints import (
     remote_head,
     source_fingerprint,
 )
-from dagster_project.defs.automation.sensors import SourceWatch, source_change_sensor
-from dagster_project.resources import KCSettings
-from ingestion.config import IngestionConfig, SourceSpec
 from tests.automation.conftest import write_config
 from tests.conftest import git
 

@@ -6,8 +6,8 @@ import mlflow
 import pytest
 
 from dagster_project.definitions import defs
-from settings.dbt_manifest import ensure_manifest
 from knowledge_compiler.pipeline import run_stages
+from settings.dbt_manifest import ensure_manifest
 from tests.training.test_base_support import tiny_llama_dir
 from training import registry
 

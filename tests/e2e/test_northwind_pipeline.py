@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from examples.northwind.build import apply_week_later, build_corpus
-from settings.dbt_manifest import ensure_manifest
 from knowledge_compiler.pipeline import run_stages
+from settings.dbt_manifest import ensure_manifest
 from tests.conftest import REPO_ROOT
 
 WEEKLY = {("platform-api", "CHANGELOG.md"), ("platform-api", "ONCALL.md"),

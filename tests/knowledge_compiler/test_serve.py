@@ -26,8 +26,8 @@ import pytest
 import torch
 
 from answering import AnsweringModel, ArmSettings, answer_questions
-from settings.config import ConfigError, Settings
 from retrieval.access import Principal
+from settings.config import ConfigError, Settings
 
 TENANTS = ("acme", "globex")
 ALICE_KEY = "kc-test-alice-0123456789abcdef"  # acme
