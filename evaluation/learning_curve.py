@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,28 +90,38 @@ def budget_rows(con: duckdb.DuckDBPyConnection, tenant: str, method: str, budget
     return chosen, chosen_notes, used
 
 
+@dataclass
+class CurveInputs:
+    """What every point of one tenant's curve shares, read once: the base folder and its
+    tokenizer, the tenant's source tokens and chunk passages, the questions, the SFT settings."""
+
+    base: Path
+    tokenizer: Any
+    source_tokens: int
+    passages: dict[str, str]
+    questions: Sequence[Any]
+    sft: Any
+
+
 def curve_point(settings: Any, tenant: str, method: str, ratio: float, out_dir: Path,
-                questions: Sequence[Any], sft: Any) -> dict[str, Any]:
+                inputs: CurveInputs) -> dict[str, Any]:
     """Train one adapter and answer the hand-written static questions closed-book."""
     from answering import AnsweringModel, answer_questions
     from ingestion.warehouse import connect
     from training.answers import exact_match, normalize_answer, short_answer_contains
-    from training.base_model import load_causal_lm
-    from training.compile_inputs import base_for, chunk_passages
     from training.sft import train_sft
 
-    _, base = base_for(settings)
-    _, tok = load_causal_lm(base)
+    base, src, questions, sft = inputs.base, inputs.source_tokens, inputs.questions, inputs.sft
     with connect(settings.warehouse_path, read_only=True) as con:
-        src = source_tokens(con, tenant, tok)
-        pairs, notes, synthetic = budget_rows(con, tenant, method, round(ratio * src), tok,
+        pairs, notes, synthetic = budget_rows(con, tenant, method, round(ratio * src),
+                                              inputs.tokenizer,
                                               settings.training.max_pairs_per_fact or 3)
-        passages = chunk_passages(con, tenant)
     started = time.monotonic()
     run_sft = replace(sft, objective="both" if method == "distill" else sft.objective,
                       eval_questions=0)
     result = train_sft(base, pairs, notes, settings=run_sft,
-                       out_dir=out_dir / f"{method}-x{ratio:g}", teacher_passages=passages)
+                       out_dir=out_dir / f"{method}-x{ratio:g}",
+                       teacher_passages=inputs.passages)
     bundle = AnsweringModel.load(base, result.adapter_path, name=f"{method}-x{ratio:g}")
     answers = answer_questions([q.question for q in questions], "compiled", bundle)
     wall = time.monotonic() - started
@@ -140,8 +150,11 @@ def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequen
               out: Path | None = None) -> list[dict[str, Any]]:
     """Every (method, ratio) point, appended to `out` as it is measured (a rerun skips the
     points already there)."""
+    from transformers import AutoTokenizer
+
     from evaluation.question_sets import handwritten_sets, source_roots
     from ingestion.warehouse import connect
+    from training.compile_inputs import base_for, chunk_passages
     from training.config import sft_settings
 
     out = out or curve_path(settings.kc_home, tenant)
@@ -152,7 +165,10 @@ def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequen
                                      source_roots(settings), [tenant])["handwritten_static"]
         has_natural = con.execute("select count(*) from qa.pairs where tenant = ? and family "
                                   "like 'natural%'", [tenant]).fetchone()[0] > 0
-    sft = sft_settings(settings)
+        _, base = base_for(settings)
+        tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
+        inputs = CurveInputs(base, tok, source_tokens(con, tenant, tok),
+                             chunk_passages(con, tenant), questions, sft_settings(settings))
     for method in methods:
         if method == "natural" and not has_natural:
             log.warning("learning curve %s: no model-written questions in this run; skipping "
@@ -162,7 +178,7 @@ def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequen
             if (method, ratio) in done:
                 continue
             row = curve_point(settings, tenant, method, ratio, out.parent / "runs" / tenant,
-                              questions, sft)
+                              inputs)
             rows.append(row)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(rows, indent=1))

@@ -349,17 +349,18 @@ def _write(facts: Sequence[tuple[Fact, str]], existing: dict[str, list[str]],
             progress(min(start + config.batch_size, len(jobs)), len(jobs))
     entries = {f.fact_id: {"proposed": 0, "dropped": Counter(), "kept": []} for f, _ in facts}
     candidates: list[tuple[Fact, str, str]] = []
+    seen: dict[str, list[str]] = {}  # per fact: its templates, then the questions let through
     for (fact, style), texts in zip(jobs, written, strict=True):
         entry = entries[fact.fact_id]
         for text in texts:
             question = first_question(text)
             entry["proposed"] += 1
-            taken = existing.get(fact.fact_id, []) + [q for _s, q in entry["kept"]] + \
-                [q for f, _s, q in candidates if f.fact_id == fact.fact_id]
+            taken = seen.setdefault(fact.fact_id, list(existing.get(fact.fact_id, [])))
             reason = precheck(question, fact, taken, config.near_duplicate_jaccard)
             if reason:
                 entry["dropped"][reason] += 1
             else:
+                taken.append(question)
                 candidates.append((fact, style, question))
     answers = reader([q for _f, _s, q in candidates], [f.evidence for f, _s, _q in candidates]) \
         if reader is not None and config.verify_by_reading and candidates else None
