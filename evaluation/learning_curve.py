@@ -12,7 +12,9 @@ hand-written static questions closed-book. Methods:
 
 Synthetic tokens count what the data says (question, answer, note text), not the chat
 scaffolding around it; `train_tokens` is what the trainer saw (scaffolding, replay, epochs).
-Rows are written to `$KC_HOME/learning_curve/<tenant>.json`, which the tenant's report plots.
+Rows are written to `$KC_HOME/learning_curve/<tenant>.json`, which the tenant's report plots,
+beside two reference rows measured once per curve on the same questions (`reference_rows`: the
+base closed-book and rag), so a point reads as a share of rag's gain.
 
     python -m evaluation.learning_curve --config examples/northwind/kc.yaml --tenant finance \\
         --ratios 1 3 10 --methods template rewrites distill
@@ -55,7 +57,8 @@ def source_tokens(con: duckdb.DuckDBPyConnection, tenant: str, tokenizer: Any) -
 def budget_rows(con: duckdb.DuckDBPyConnection, tenant: str, method: str, budget: int,
                 tokenizer: Any, max_per_fact: int = 3, seed: int = 0
                 ) -> tuple[list[dict], list[str], int]:
-    """(pairs, notes, synthetic tokens): whole facts in budget order until `budget` tokens."""
+    """(pairs, notes, synthetic tokens): whole facts in budget order until `budget` tokens;
+    past full coverage, more phrasings (and notes) of every fact, `max_per_fact` at a time."""
     from training.synthesis.natural import fact_order
 
     pairs: dict[str, list[dict]] = {}
@@ -76,18 +79,48 @@ def budget_rows(con: duckdb.DuckDBPyConnection, tenant: str, method: str, budget
     def tokens(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    # Round r takes each fact's phrasings r*max_per_fact.. in budget order: every fact gets its
+    # first phrasings before any fact gets more, so a large budget buys variety per fact (the
+    # lever Physics of LMs 3.1 measures) once coverage is complete, instead of stopping there.
+    order = fact_order(list(pairs), seed)
+    for fact in order:
+        pairs[fact].sort(key=lambda p: not p["written"])
     chosen, chosen_notes, used = [], [], 0
-    for fact in fact_order(list(pairs), seed):
-        group = sorted(pairs[fact], key=lambda p: not p["written"])[:max_per_fact]
-        extra = notes.get(fact, [])[:len(group)] if method == "rewrites" else []
-        cost = sum(tokens(p["question"]) + tokens(p["answer"]) for p in group) + \
-            sum(tokens(n) for n in extra)
-        if used + cost > budget and chosen:
-            break
-        chosen += [{k: v for k, v in p.items() if k != "written"} for p in group]
-        chosen_notes += extra
-        used += cost
+    rounds = max((len(g) for g in pairs.values()), default=0)
+    for r in range(0, rounds, max_per_fact):
+        for fact in order:
+            group = pairs[fact][r:r + max_per_fact]
+            if not group:
+                continue
+            extra = notes.get(fact, [])[r:r + len(group)] if method == "rewrites" else []
+            cost = sum(tokens(p["question"]) + tokens(p["answer"]) for p in group) + \
+                sum(tokens(n) for n in extra)
+            if used + cost > budget and chosen:
+                return chosen, chosen_notes, used
+            chosen += [{k: v for k, v in p.items() if k != "written"} for p in group]
+            chosen_notes += extra
+            used += cost
     return chosen, chosen_notes, used
+
+
+def scores(questions: Sequence[Any], texts: Sequence[str], taught: Sequence[str] = ()
+           ) -> dict[str, Any]:
+    """Exact match and "in" over all the questions, and over those whose gold answer is one the
+    point trained on (the wording gap, apart from coverage)."""
+    from training.answers import exact_match, normalize_answer, short_answer_contains
+
+    em = [exact_match(t, q.answers) for q, t in zip(questions, texts, strict=True)]
+    inside = [short_answer_contains(t, q.answers) for q, t in zip(questions, texts, strict=True)]
+    known = {normalize_answer(a) for a in taught}
+    about = [i for i, q in enumerate(questions)
+             if any(normalize_answer(g) in known for g in q.answers)]
+    n = max(len(questions), 1)
+    return {"handwritten_static": round(sum(em) / n, 3),
+            "handwritten_static_contained": round(sum(inside) / n, 3),
+            "questions": len(questions), "trained_questions": len(about),
+            "trained_static": round(sum(em[i] for i in about) / max(len(about), 1), 3),
+            "trained_static_contained": round(sum(inside[i] for i in about) /
+                                              max(len(about), 1), 3)}
 
 
 @dataclass
@@ -108,7 +141,6 @@ def curve_point(settings: Any, tenant: str, method: str, ratio: float, out_dir: 
     """Train one adapter and answer the hand-written static questions closed-book."""
     from answering import AnsweringModel, answer_questions
     from ingestion.warehouse import connect
-    from training.answers import exact_match, normalize_answer, short_answer_contains
     from training.sft import train_sft
 
     base, src, questions, sft = inputs.base, inputs.source_tokens, inputs.questions, inputs.sft
@@ -125,25 +157,41 @@ def curve_point(settings: Any, tenant: str, method: str, ratio: float, out_dir: 
     bundle = AnsweringModel.load(base, result.adapter_path, name=f"{method}-x{ratio:g}")
     answers = answer_questions([q.question for q in questions], "compiled", bundle)
     wall = time.monotonic() - started
-    em = [exact_match(a.text, q.answers) for q, a in zip(questions, answers, strict=True)]
-    inside = [short_answer_contains(a.text, q.answers) for q, a in zip(questions, answers,
-                                                                        strict=True)]
-    n = max(len(questions), 1)
-    # The questions about facts this point trained on: the wording gap, apart from coverage.
-    taught = {normalize_answer(p["answer"]) for p in pairs}
-    about = [i for i, q in enumerate(questions)
-             if any(normalize_answer(g) in taught for g in q.answers)]
     return {"method": method, "tokens_per_source_token": round(synthetic / max(src, 1), 2),
             "ratio_asked": ratio, "synthetic_tokens": synthetic, "source_tokens": src,
             "pairs": len(pairs), "notes": len(notes),
             "facts": len({p["fact_id"] for p in pairs}),
-            "handwritten_static": round(sum(em) / n, 3),
-            "handwritten_static_contained": round(sum(inside) / n, 3), "questions": len(questions),
-            "trained_questions": len(about),
-            "trained_static": round(sum(em[i] for i in about) / max(len(about), 1), 3),
-            "trained_static_contained": round(sum(inside[i] for i in about) /
-                                              max(len(about), 1), 3),
+            **scores(questions, [a.text for a in answers], [p["answer"] for p in pairs]),
             "train_tokens": result.train_tokens, "wall_s": round(wall, 1)}
+
+
+def reference_rows(settings: Any, tenant: str, inputs: CurveInputs) -> list[dict[str, Any]]:
+    """The lines a curve is read against, on the same questions: `base` closed-book and `rag`
+    (the tenant's current adapter, or the base before any compile, reading the top-k chunks
+    the tenant's members may read), as the evaluation's arms answer them."""
+    from answering import AnsweringModel, ArmSettings, answer_questions
+    from evaluation.principals import tenant_principal
+    from retrieval.embedder import embedder_for
+    from retrieval.index import ChunkIndex
+    from training.compile_inputs import adapter_dirs
+
+    _, sft_dir, grpo_dir = adapter_dirs(settings, tenant)
+    adapter = grpo_dir or (sft_dir if sft_dir.is_dir() else None)
+    base = AnsweringModel.load(inputs.base, name="base")
+    reader = AnsweringModel.load(inputs.base, adapter, name="compiled") if adapter else base
+    index = ChunkIndex(settings.index_path, embedder_for(settings))
+    arm_settings = ArmSettings(k=settings.evaluation.k, batch_size=settings.evaluation.batch_size)
+    texts = [q.question for q in inputs.questions]
+    rows = []
+    for arm, bundle in (("base", base), ("rag", reader)):
+        started = time.monotonic()
+        answers = answer_questions(texts, arm, bundle, index, tenant_principal(settings, tenant),
+                                   arm_settings)
+        rows.append({"method": arm, "reference": True, "reader": bundle.name,
+                     "adapter": str(adapter) if adapter and arm == "rag" else None,
+                     **scores(inputs.questions, [a.text for a in answers]),
+                     "wall_s": round(time.monotonic() - started, 1)})
+    return rows
 
 
 def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequence[float],
@@ -159,7 +207,7 @@ def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequen
 
     out = out or curve_path(settings.kc_home, tenant)
     rows = json.loads(out.read_text()) if out.exists() else []
-    done = {(r["method"], r["ratio_asked"]) for r in rows}
+    done = {(r["method"], r.get("ratio_asked")) for r in rows}
     with connect(settings.warehouse_path, read_only=True) as con:
         questions = handwritten_sets(con, settings.resolve_path(settings.evaluation.questions_file),
                                      source_roots(settings), [tenant])["handwritten_static"]
@@ -169,6 +217,10 @@ def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequen
         tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
         inputs = CurveInputs(base, tok, source_tokens(con, tenant, tok),
                              chunk_passages(con, tenant), questions, sft_settings(settings))
+    if not any(r.get("reference") for r in rows):
+        rows += reference_rows(settings, tenant, inputs)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(rows, indent=1))
     for method in methods:
         if method == "natural" and not has_natural:
             log.warning("learning curve %s: no model-written questions in this run; skipping "

@@ -15,6 +15,7 @@ import duckdb
 
 from answering import AnsweringModel, ArmSettings
 from evaluation.learning_curve import measured_curve
+from evaluation.principals import tenant_principal
 from evaluation.question_sets import Question, load_question_sets, source_roots
 from evaluation.report import (
     add_chunk_texts,
@@ -24,7 +25,6 @@ from evaluation.report import (
 )
 from evaluation.runner import bundles_for_arms, capacity_figures, evaluate, forgetting
 from ingestion.warehouse import connect
-from retrieval.access import Principal
 from retrieval.embedder import Embedder
 from retrieval.index import ChunkIndex
 from settings.config import Settings
@@ -43,13 +43,6 @@ class TenantEvaluation:
     out_dir: Path
     page: Path
     summary: dict[str, Any]  # summary.json as written
-
-
-def tenant_principal(settings: Settings, tenant: str) -> Principal:
-    """What the tenant's own members may read: its sources' groups, its tenant only."""
-    groups = {g for s in settings.sources if s.tenant == tenant for g in s.acl_groups}
-    return Principal(user=f"eval-{tenant}", groups=frozenset(groups),
-                     tenants=frozenset({tenant}))
 
 
 def routing_and_capacity(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict]:

@@ -4,7 +4,6 @@ the libraries (or, for `kc run` and `kc eval`, the Dagster graph through `pipeli
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -111,12 +110,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     settings = prepare(args.config)
     from retrieval.access import Principal
+    from retrieval.embedder import embedder_for
     from retrieval.index import ChunkIndex
     from retrieval.search import search
 
     principal = Principal(user=args.user, groups=frozenset(settings.user_groups(args.user)),
                           tenants=frozenset(settings.user_tenants(args.user)))
-    embedder = _embedder(settings)
+    embedder = embedder_for(settings)
     if not (settings.index_path / "chunks.lance").exists():
         print(f"no index yet at {settings.index_path}: run `kc run`")
         return 1
@@ -135,16 +135,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _embedder(settings):
-    """The index's embedder: kc.yaml's model, or the hashing one when KC_EMBEDDER=hashing."""
-    from retrieval.embedder import HashingEmbedder, SentenceTransformerEmbedder
-
-    if os.environ.get("KC_EMBEDDER") == "hashing":
-        return HashingEmbedder(dim=64)
-    return SentenceTransformerEmbedder(model_path=settings.embedder_path(),
-                                       threads=settings.retrieval.embed_threads)
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer with the champion adapter of the user's tenant and their permitted chunks."""
     started = time.perf_counter()  # loading: the imports, the index and the model
@@ -153,6 +143,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = prepare(args.config)
     from answering import ArmSettings, NoChampion, stream_question, tenant_model
     from retrieval.access import Principal
+    from retrieval.embedder import embedder_for
     from retrieval.index import ChunkIndex
 
     tenants = settings.user_tenants(args.user)
@@ -163,7 +154,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 2
     principal = Principal(user=args.user, groups=frozenset(settings.user_groups(args.user)),
                           tenants=frozenset({tenant}))
-    index = ChunkIndex(settings.index_path, _embedder(settings))
+    index = ChunkIndex(settings.index_path, embedder_for(settings))
     try:
         bundle = tenant_model(settings, tenant, args.arm)
     except NoChampion as exc:

@@ -206,3 +206,12 @@ class HashingEmbedder:
         self.stats.calls += 1
         self.stats.queries_embedded += 1
         return _normalise(self._vector(text))
+
+
+def embedder_for(settings) -> Embedder:
+    """The index's embedder for a kc.yaml: its model, or the hashing one when
+    KC_EMBEDDER=hashing (the tests' tiny index)."""
+    if os.environ.get("KC_EMBEDDER") == "hashing":
+        return HashingEmbedder(dim=64)
+    return SentenceTransformerEmbedder(model_path=settings.embedder_path(),
+                                       threads=settings.retrieval.embed_threads)

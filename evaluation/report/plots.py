@@ -188,12 +188,22 @@ def learning_curve_plot(rows: Sequence[Mapping[str, Any]]) -> str:
     """Hand-written closed-book accuracy against synthetic tokens per source token (log x),
     one line per method."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    points_rows = [r for r in rows if not r.get("reference")]
+    methods = list(dict.fromkeys(r["method"] for r in points_rows))
     for method in methods:
-        points = sorted((r["tokens_per_source_token"], r["handwritten_static"]) for r in rows
+        points = sorted((r["tokens_per_source_token"], r["handwritten_static"])
+                        for r in points_rows
                         if r["method"] == method and r.get("handwritten_static") is not None)
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method)
+    # The references: what the curve must approach (the issue's target is 0.8 of rag's gain).
+    reference = {r["method"]: r["handwritten_static"] for r in rows if r.get("reference")}
+    if "base" in reference and "rag" in reference:
+        target = reference["base"] + 0.8 * (reference["rag"] - reference["base"])
+        ax.axhline(reference["rag"], color="#555555", linestyle="--", linewidth=1,
+                   label=f"rag (reads top-k): {reference['rag']:.0%}")
+        ax.axhline(target, color="#999999", linestyle=":", linewidth=1,
+                   label=f"0.8 of rag's gain: {target:.0%}")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))
     ax.yaxis.set_major_formatter(_PERCENT)

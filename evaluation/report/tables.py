@@ -136,9 +136,13 @@ def stale_table(summary: Mapping[str, Any]) -> str:
 
 
 def learning_curve_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    def method(r: Mapping[str, Any]) -> str:
+        return f"{r['method']} (reference)" if r.get("reference") else str(r["method"])
+
     return html_table(["method", "synthetic tokens per source token", "synthetic tokens",
                        "hand-written static (exact match)", "wall time"],
-                      [[str(r["method"]), f"{r['tokens_per_source_token']:,.2f}",
+                      [[method(r), "-" if r.get("reference") else
+                        f"{r['tokens_per_source_token']:,.2f}",
                         integer(r.get("synthetic_tokens")), percent(r.get("handwritten_static")),
                         seconds(r.get("wall_s"))] for r in rows])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from evaluation.learning_curve import budget_rows, measured_curve
+from evaluation.learning_curve import budget_rows, measured_curve, scores
 
 
 class WordTokenizer:
@@ -49,3 +49,25 @@ def test_budget_takes_whole_facts_until_the_synthetic_tokens_reach_it() -> None:
 
 def test_no_curve_before_it_is_measured(tmp_path) -> None:
     assert measured_curve(tmp_path, "finance") == []
+
+
+def test_past_full_coverage_the_budget_buys_more_phrasings_of_every_fact() -> None:
+    con, tok = _warehouse(), WordTokenizer()
+    pairs, _, used = budget_rows(con, "t", "natural", 200, tok, max_per_fact=2)
+    per_fact = [sum(p["fact_id"] == f"f{f}" for p in pairs) for f in range(6)]
+    assert per_fact == [3] * 6 and used == 6 * (5 + 5 + 4)  # round 2: each fact's 3rd phrasing
+    first_round = budget_rows(con, "t", "natural", 6 * 10, tok, max_per_fact=2)[0]
+    assert len(first_round) == 12 and all(p["question"] != "which port then"
+                                          for p in first_round)
+
+
+def test_scores_split_the_questions_about_trained_facts_from_the_rest() -> None:
+    from evaluation.question_sets import Question
+
+    qs = [Question(qid=str(i), question=f"q{i}", answers=(a,), tenant="t",
+                   qset="handwritten_static")
+          for i, a in enumerate(["8443", "16 weeks", "Net 45", "AF-02"])]
+    got = scores(qs, ["8443", "The answer is 16 weeks.", "Net 30", "AF-02"], ["8443", "net 30"])
+    assert (got["handwritten_static"], got["handwritten_static_contained"]) == (0.5, 0.75)
+    assert (got["trained_questions"], got["trained_static"]) == (1, 1.0)
+    assert scores(qs, ["-"] * 4)["trained_static"] == 0.0  # no trained facts: no division

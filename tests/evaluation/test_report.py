@@ -38,7 +38,9 @@ LEARNING_CURVE = [
     {"method": m, "tokens_per_source_token": t, "synthetic_tokens": int(t * 12_000),
      "handwritten_static": em, "wall_s": 3.0 * t}
     for m, points in (("sft", ((1.0, 0.1), (4.0, 0.3))), ("grpo", ((1.0, 0.2), (4.0, 0.5))))
-    for t, em in points]
+    for t, em in points] + [
+    {"method": "base", "reference": True, "handwritten_static": 0.0, "wall_s": 9.0},
+    {"method": "rag", "reference": True, "handwritten_static": 0.4, "wall_s": 20.0}]
 
 
 def _figures(em: float | None, **extra: Any) -> dict[str, Any]:
@@ -170,6 +172,7 @@ def test_learning_curve_section_only_when_present(tmp_path: Path) -> None:
     assert "<h2>Learning curve</h2>" in html
     assert html.count("<img") == count_plots(None, None, None, LEARNING_CURVE) == 4
     assert "<tr><td class=\"l\">grpo</td><td>4.00</td><td>48,000</td><td>50%</td>" in html
+    assert "<tr><td class=\"l\">rag (reference)</td><td>-</td><td>-</td><td>40%</td>" in html
 
 
 def test_update_report_adds_the_promotion(tmp_path: Path) -> None:
