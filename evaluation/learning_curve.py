@@ -26,7 +26,7 @@ import argparse
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,43 @@ def scores(questions: Sequence[Any], texts: Sequence[str], taught: Sequence[str]
             "trained_static": round(sum(em[i] for i in about) / max(len(about), 1), 3),
             "trained_static_contained": round(sum(inside[i] for i in about) /
                                               max(len(about), 1), 3)}
+
+
+def projection(rows: Sequence[Mapping[str, Any]], share: float = 0.8) -> list[dict[str, Any]]:
+    """Per method, the log-linear fit of accuracy on synthetic tokens per source token
+    (EntiGraph's finding) and the ratio at which it would reach `share` of rag's gain.
+
+    Fitted on the points at >= 1x (below, nothing is learned yet); a method needs two such
+    points and a rising fit, or its `ratio_needed` is None. `wall_s_needed` scales the
+    largest point's wall time by synthetic tokens (training time grows about linearly).
+    """
+    import math
+
+    refs = {r["method"]: r["handwritten_static"] for r in rows if r.get("reference")}
+    if "base" not in refs or "rag" not in refs:
+        return []
+    target = refs["base"] + share * (refs["rag"] - refs["base"])
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows if not r.get("reference")):
+        pts = sorted((r["tokens_per_source_token"], r["handwritten_static"], r.get("wall_s"))
+                     for r in rows if r["method"] == method and not r.get("reference")
+                     and r["tokens_per_source_token"] >= 0.95)
+        fit = {"method": method, "points": len(pts), "target": round(target, 3),
+               "slope_per_decade": None, "ratio_needed": None, "wall_s_needed": None}
+        if len(pts) >= 2:
+            xs, ys = [math.log10(p[0]) for p in pts], [p[1] for p in pts]
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            var = sum((x - mx) ** 2 for x in xs)
+            slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
+            fit["slope_per_decade"] = round(slope, 4)
+            if slope > 0:
+                ratio = 10 ** (mx + (target - my) / slope)
+                fit["ratio_needed"] = round(ratio, 1)
+                last = pts[-1]
+                if last[2]:
+                    fit["wall_s_needed"] = round(last[2] * ratio / last[0])
+        out.append(fit)
+    return out
 
 
 @dataclass

@@ -50,7 +50,7 @@ def render_html(summary: Mapping[str, Any], routing: Mapping[str, Mapping[str, f
     curve = _learning_curve(summary)
     if curve:
         sections += ["<h2>Learning curve</h2>", plots.learning_curve_plot(curve),
-                     tables.learning_curve_table(curve)]
+                     tables.learning_curve_table(curve), tables.projection_html(curve)]
     if routing:
         sections += ["<h2>Routing</h2>", plots.routing_plot(routing),
                      tables.routing_table(routing)]

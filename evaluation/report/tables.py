@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from evaluation.learning_curve import projection
 from evaluation.report.style import (
     integer,
     number,
@@ -145,6 +146,29 @@ def learning_curve_table(rows: Sequence[Mapping[str, Any]]) -> str:
                         f"{r['tokens_per_source_token']:,.2f}",
                         integer(r.get("synthetic_tokens")), percent(r.get("handwritten_static")),
                         seconds(r.get("wall_s"))] for r in rows])
+
+
+def projection_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    """What the measured curve predicts: the synthetic tokens (and training time) at which each
+    method would reach 0.8 of rag's gain, if the log-linear trend holds."""
+    fits = projection(rows)
+    if not fits:
+        return ""
+    lines = []
+    for f in fits:
+        if f["ratio_needed"] is None:
+            why = ("fewer than two points at 1x or more" if f["slope_per_decade"] is None
+                   else "no rise with more data")
+            lines.append(f"<li><b>{escape(f['method'])}</b>: no projection ({why}).</li>")
+        else:
+            hours = (f" (about {f['wall_s_needed'] / 3600:,.0f} h of training on this machine)"
+                     if f["wall_s_needed"] else "")
+            lines.append(f"<li><b>{escape(f['method'])}</b>: +{f['slope_per_decade']:.1%} a "
+                         f"decade of data; {percent(f['target'])} (0.8 of rag's gain) at "
+                         f"~{f['ratio_needed']:,.0f}x synthetic tokens per source token"
+                         f"{hours}.</li>")
+    return ("<p>If accuracy keeps growing log-linearly with synthetic tokens:</p><ul>"
+            + "".join(lines) + "</ul>")
 
 
 # ---------------------------------------------------------------- summary.md

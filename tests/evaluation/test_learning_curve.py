@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from evaluation.learning_curve import budget_rows, measured_curve, scores
+from evaluation.learning_curve import budget_rows, measured_curve, projection, scores
 
 
 class WordTokenizer:
@@ -71,3 +71,24 @@ def test_scores_split_the_questions_about_trained_facts_from_the_rest() -> None:
     assert (got["handwritten_static"], got["handwritten_static_contained"]) == (0.5, 0.75)
     assert (got["trained_questions"], got["trained_static"]) == (1, 1.0)
     assert scores(qs, ["-"] * 4)["trained_static"] == 0.0  # no trained facts: no division
+
+
+def _row(method: str, ratio: float, em: float, wall: float = 100.0) -> dict:
+    return {"method": method, "tokens_per_source_token": ratio, "handwritten_static": em,
+            "wall_s": wall}
+
+
+def test_projection_fits_log_linear_growth_and_says_where_it_reaches_the_target() -> None:
+    refs = [{"method": "base", "reference": True, "handwritten_static": 0.0},
+            {"method": "rag", "reference": True, "handwritten_static": 0.5}]
+    rows = [*refs, _row("rewrites", 0.3, 0.0), _row("rewrites", 1, 0.1, 100),
+            _row("rewrites", 10, 0.2, 1000), _row("flat", 1, 0.1), _row("flat", 10, 0.1),
+            _row("single", 1, 0.2)]
+    fits = {f["method"]: f for f in projection(rows)}
+    # +0.1 a decade from 0.1 at 1x: the target 0.4 (0.8 of rag's 0.5) at 10^3 = 1,000x.
+    assert fits["rewrites"]["slope_per_decade"] == 0.1 and fits["rewrites"]["target"] == 0.4
+    assert fits["rewrites"]["ratio_needed"] == 1000.0
+    assert fits["rewrites"]["wall_s_needed"] == 100_000  # 1,000 s at 10x, scaled by tokens
+    assert fits["flat"]["ratio_needed"] is None and fits["flat"]["slope_per_decade"] == 0.0
+    assert fits["single"]["slope_per_decade"] is None
+    assert projection(rows[2:]) == []  # no references measured: nothing to aim at

@@ -173,6 +173,7 @@ def test_learning_curve_section_only_when_present(tmp_path: Path) -> None:
     assert html.count("<img") == count_plots(None, None, None, LEARNING_CURVE) == 4
     assert "<tr><td class=\"l\">grpo</td><td>4.00</td><td>48,000</td><td>50%</td>" in html
     assert "<tr><td class=\"l\">rag (reference)</td><td>-</td><td>-</td><td>40%</td>" in html
+    assert "0.8 of rag's gain) at ~" in html  # the projection under the table
 
 
 def test_update_report_adds_the_promotion(tmp_path: Path) -> None:
