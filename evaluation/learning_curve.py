@@ -204,37 +204,33 @@ def curve_point(settings: Any, tenant: str, method: str, ratio: float, out_dir: 
 
 def reference_rows(settings: Any, tenant: str, inputs: CurveInputs) -> list[dict[str, Any]]:
     """The lines a curve is read against, on the same questions: `base` closed-book and `rag`
-    (the tenant's current adapter, or the base before any compile, reading the top-k chunks
-    the tenant's members may read), as the evaluation's arms answer them."""
-    from answering import AnsweringModel, ArmSettings, answer_questions
+    (the tenant's champion adapter, or the base before any promotion, reading the top-k
+    chunks the tenant's members may read): the models `kc ask` answers with."""
+    from answering import ArmSettings, answer_questions, tenant_model
     from evaluation.principals import tenant_principal
     from retrieval.embedder import embedder_for
     from retrieval.index import ChunkIndex
-    from training.compile_inputs import adapter_dirs
 
-    _, sft_dir, grpo_dir = adapter_dirs(settings, tenant)
-    adapter = grpo_dir or (sft_dir if sft_dir.is_dir() else None)
-    base = AnsweringModel.load(inputs.base, name="base")
-    reader = AnsweringModel.load(inputs.base, adapter, name="compiled") if adapter else base
     index = ChunkIndex(settings.index_path, embedder_for(settings))
     arm_settings = ArmSettings(k=settings.evaluation.k, batch_size=settings.evaluation.batch_size)
     texts = [q.question for q in inputs.questions]
     rows = []
-    for arm, bundle in (("base", base), ("rag", reader)):
+    for arm in ("base", "rag"):
+        bundle = tenant_model(settings, tenant, arm)
         started = time.monotonic()
         answers = answer_questions(texts, arm, bundle, index, tenant_principal(settings, tenant),
                                    arm_settings)
         rows.append({"method": arm, "reference": True, "reader": bundle.name,
-                     "adapter": str(adapter) if adapter and arm == "rag" else None,
                      **scores(inputs.questions, [a.text for a in answers]),
                      "wall_s": round(time.monotonic() - started, 1)})
     return rows
 
 
 def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequence[float],
-              out: Path | None = None) -> list[dict[str, Any]]:
+              out: Path | None = None, refresh_references: bool = False) -> list[dict[str, Any]]:
     """Every (method, ratio) point, appended to `out` as it is measured (a rerun skips the
-    points already there)."""
+    points already there); the reference rows once, or again with `refresh_references` (after
+    a new champion)."""
     from transformers import AutoTokenizer
 
     from evaluation.question_sets import handwritten_sets, source_roots
@@ -254,8 +250,9 @@ def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequen
         tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
         inputs = CurveInputs(base, tok, source_tokens(con, tenant, tok),
                              chunk_passages(con, tenant), questions, sft_settings(settings))
-    if not any(r.get("reference") for r in rows):
-        rows += reference_rows(settings, tenant, inputs)
+    if refresh_references or not any(r.get("reference") for r in rows):
+        rows = [r for r in rows if not r.get("reference")] + reference_rows(settings, tenant,
+                                                                             inputs)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(rows, indent=1))
     for method in methods:
@@ -285,12 +282,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="kc.yaml")
     parser.add_argument("--tenant", required=True)
-    parser.add_argument("--methods", nargs="+", default=["template", "rewrites", "distill"],
+    parser.add_argument("--methods", nargs="*", default=["template", "rewrites", "distill"],
                         choices=METHODS)
+    parser.add_argument("--refresh-references", action="store_true",
+                        help="measure the base and rag reference rows again (new champion)")
     parser.add_argument("--ratios", nargs="+", type=float, default=[1.0, 3.0, 10.0])
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
-    run_curve(settings, args.tenant, args.methods, args.ratios)
+    run_curve(settings, args.tenant, args.methods, args.ratios,
+              refresh_references=args.refresh_references)
     return 0
 
 
