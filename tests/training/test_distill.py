@@ -14,14 +14,20 @@ from training.prompting import QA
 from training.sft import SFTSettings, train_sft
 
 
-def test_kl_vanishes_when_the_student_matches_the_teacher() -> None:
-    logits = torch.randn(1, 4, 10)
-    labels = torch.tensor([[-100, -100, 3, 5]])
-    probs = logits[0, 1:3].softmax(-1).topk(10).values
+def _teacher(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Labels, ids and probabilities of a teacher equal to the student, answering positions 2-3
+    with its own first choices (so it agrees with the gold tokens)."""
+    top = logits[0, 1:3].softmax(-1).topk(10)
+    labels = torch.tensor([[-100, -100, *top.indices[:, 0].tolist()]])
     ids = torch.zeros(1, 4, 10, dtype=torch.long)
     t_probs = torch.zeros(1, 4, 10)
-    ids[0, 2:4] = logits[0, 1:3].softmax(-1).topk(10).indices
-    t_probs[0, 2:4] = probs
+    ids[0, 2:4], t_probs[0, 2:4] = top.indices, top.values
+    return labels, ids, t_probs
+
+
+def test_kl_vanishes_when_the_student_matches_the_teacher() -> None:
+    logits = torch.randn(1, 4, 10)
+    labels, ids, t_probs = _teacher(logits)
     loss, parts = distill_loss(logits, labels, ids, t_probs, "distill", 1.0)
     assert parts["kl"] == pytest.approx(0.0, abs=1e-5) and float(loss) == pytest.approx(0, abs=1e-5)
     both, parts_both = distill_loss(logits, labels, ids, t_probs, "both", 1.0)
@@ -29,6 +35,17 @@ def test_kl_vanishes_when_the_student_matches_the_teacher() -> None:
     untaught = torch.zeros_like(t_probs)  # no teacher (replay, notes): cross-entropy only
     ce_only, _ = distill_loss(logits, labels, ids, untaught, "distill", 1.0)
     assert float(ce_only) == pytest.approx(parts_both["ce"], rel=1e-4)
+
+
+def test_a_teacher_that_would_say_another_token_teaches_nothing_there() -> None:
+    logits = torch.randn(1, 4, 10)
+    labels, ids, t_probs = _teacher(logits)
+    disagree = labels.clone()
+    disagree[0, 3] = int(ids[0, 3, 1])  # gold is the teacher's second choice at the last token
+    ce = -logits[0, 2].log_softmax(-1)[disagree[0, 3]]
+    loss, parts = distill_loss(logits, disagree, ids, t_probs, "distill", 1.0)
+    # the first answer token: KL 0 (teacher = student); the second: the gold's cross-entropy
+    assert float(loss) == pytest.approx(float(ce) / 2, rel=1e-4) and parts["kl"] < 1e-5
 
 
 def test_teacher_targets_are_cached_by_base_rows_and_k(tmp_path: Path, monkeypatch) -> None:
