@@ -226,6 +226,22 @@ def reference_rows(settings: Any, tenant: str, inputs: CurveInputs) -> list[dict
     return rows
 
 
+def _save(out: Path, new: list[dict[str, Any]], replace_references: bool = False
+          ) -> list[dict[str, Any]]:
+    """Merge rows into the file as it is now (another curve of the same tenant may have
+    written since this one started), atomically."""
+    rows = json.loads(out.read_text()) if out.exists() else []
+    if replace_references:
+        rows = [r for r in rows if not r.get("reference")]
+    keys = {(r["method"], r.get("ratio_asked")) for r in new}
+    rows = [r for r in rows if (r["method"], r.get("ratio_asked")) not in keys] + new
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows, indent=1))
+    tmp.replace(out)
+    return rows
+
+
 def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequence[float],
               out: Path | None = None, refresh_references: bool = False) -> list[dict[str, Any]]:
     """Every (method, ratio) point, appended to `out` as it is measured (a rerun skips the
@@ -251,10 +267,7 @@ def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequen
         inputs = CurveInputs(base, tok, source_tokens(con, tenant, tok),
                              chunk_passages(con, tenant), questions, sft_settings(settings))
     if refresh_references or not any(r.get("reference") for r in rows):
-        rows = [r for r in rows if not r.get("reference")] + reference_rows(settings, tenant,
-                                                                             inputs)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(rows, indent=1))
+        rows = _save(out, reference_rows(settings, tenant, inputs), replace_references=True)
     for method in methods:
         if method == "natural" and not has_natural:
             log.warning("learning curve %s: no model-written questions in this run; skipping "
@@ -265,9 +278,7 @@ def run_curve(settings: Any, tenant: str, methods: Sequence[str], ratios: Sequen
                 continue
             row = curve_point(settings, tenant, method, ratio, out.parent / "runs" / tenant,
                               inputs)
-            rows.append(row)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(rows, indent=1))
+            rows = _save(out, [row])
             log.info("learning curve %s: %s", tenant, json.dumps(row))
     return rows
 

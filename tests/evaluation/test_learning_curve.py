@@ -92,3 +92,17 @@ def test_projection_fits_log_linear_growth_and_says_where_it_reaches_the_target(
     assert fits["flat"]["ratio_needed"] is None and fits["flat"]["slope_per_decade"] == 0.0
     assert fits["single"]["slope_per_decade"] is None
     assert projection(rows[2:]) == []  # no references measured: nothing to aim at
+
+
+def test_saving_merges_with_what_another_curve_wrote_meanwhile(tmp_path) -> None:
+    from evaluation.learning_curve import _save
+
+    out = tmp_path / "learning_curve" / "finance.json"
+    _save(out, [_row("template", 1, 0.1) | {"ratio_asked": 1.0}])
+    _save(out, [_row("rewrites", 10, 0.3) | {"ratio_asked": 10.0}])  # the other process
+    _save(out, [{"method": "rag", "reference": True, "handwritten_static": 0.2}])
+    rows = _save(out, [{"method": "rag", "reference": True, "handwritten_static": 0.4}],
+                 replace_references=True)
+    assert [(r["method"], r["handwritten_static"]) for r in rows] == [
+        ("template", 0.1), ("rewrites", 0.3), ("rag", 0.4)]
+    assert measured_curve(tmp_path, "finance") == rows
