@@ -161,8 +161,10 @@ def projection_html(rows: Sequence[Mapping[str, Any]]) -> str:
                    else "no rise with more data")
             lines.append(f"<li><b>{escape(f['method'])}</b>: no projection ({why}).</li>")
         else:
-            hours = (f" (about {f['wall_s_needed'] / 3600:,.0f} h of training on this machine)"
-                     if f["wall_s_needed"] else "")
+            need = f["wall_s_needed"]
+            took = (f"{need / 3600:,.1f} h" if need and need >= 3600 else
+                    f"{(need or 0) / 60:,.0f} min")
+            hours = f" (about {took} of training on this machine)" if need else ""
             lines.append(f"<li><b>{escape(f['method'])}</b>: +{f['slope_per_decade']:.1%} a "
                          f"decade of data; {percent(f['target'])} (0.8 of rag's gain) at "
                          f"~{f['ratio_needed']:,.0f}x synthetic tokens per source token"
