@@ -123,6 +123,14 @@ def scores(questions: Sequence[Any], texts: Sequence[str], taught: Sequence[str]
                                               max(len(about), 1), 3)}
 
 
+def gain_target(rows: Sequence[Mapping[str, Any]], share: float = 0.8) -> float | None:
+    """base + `share` x (rag - base) from the curve's reference rows; None before they exist."""
+    refs = {r["method"]: r["handwritten_static"] for r in rows if r.get("reference")}
+    if "base" not in refs or "rag" not in refs:
+        return None
+    return refs["base"] + share * (refs["rag"] - refs["base"])
+
+
 def projection(rows: Sequence[Mapping[str, Any]], share: float = 0.8) -> list[dict[str, Any]]:
     """Per method, the log-linear fit of accuracy on synthetic tokens per source token
     (EntiGraph's finding) and the ratio at which it would reach `share` of rag's gain.
@@ -133,10 +141,9 @@ def projection(rows: Sequence[Mapping[str, Any]], share: float = 0.8) -> list[di
     """
     import math
 
-    refs = {r["method"]: r["handwritten_static"] for r in rows if r.get("reference")}
-    if "base" not in refs or "rag" not in refs:
+    target = gain_target(rows, share)
+    if target is None:
         return []
-    target = refs["base"] + share * (refs["rag"] - refs["base"])
     out = []
     for method in dict.fromkeys(r["method"] for r in rows if not r.get("reference")):
         pts = sorted((r["tokens_per_source_token"], r["handwritten_static"], r.get("wall_s"))
@@ -214,12 +221,12 @@ def reference_rows(settings: Any, tenant: str, inputs: CurveInputs) -> list[dict
     index = ChunkIndex(settings.index_path, embedder_for(settings))
     arm_settings = ArmSettings(k=settings.evaluation.k, batch_size=settings.evaluation.batch_size)
     texts = [q.question for q in inputs.questions]
+    principal = tenant_principal(settings, tenant)
     rows = []
     for arm in ("base", "rag"):
         bundle = tenant_model(settings, tenant, arm)
         started = time.monotonic()
-        answers = answer_questions(texts, arm, bundle, index, tenant_principal(settings, tenant),
-                                   arm_settings)
+        answers = answer_questions(texts, arm, bundle, index, principal, arm_settings)
         rows.append({"method": arm, "reference": True, "reader": bundle.name,
                      **scores(inputs.questions, [a.text for a in answers]),
                      "wall_s": round(time.monotonic() - started, 1)})

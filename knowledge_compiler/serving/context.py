@@ -134,16 +134,11 @@ def api_keys(settings: Settings, environ: Mapping[str, str] | None = None) -> Ap
 
 def open_index(settings: Settings) -> Any:
     """The chunk index as `kc ask` opens it, or None when there is none yet."""
-    import os
-
-    from retrieval.embedder import HashingEmbedder, SentenceTransformerEmbedder
+    from retrieval.embedder import embedder_for
     from retrieval.index import ChunkIndex
 
     if not (settings.index_path / "chunks.lance").exists():
         log.warning("kc serve: no index at %s: only closed-book models are served",
                     settings.index_path)
         return None
-    embedder = (HashingEmbedder(dim=64) if os.environ.get("KC_EMBEDDER") == "hashing"
-                else SentenceTransformerEmbedder(model_path=settings.embedder_path(),
-                                                 threads=settings.retrieval.embed_threads))
-    return ChunkIndex(settings.index_path, embedder)
+    return ChunkIndex(settings.index_path, embedder_for(settings))
